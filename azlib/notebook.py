@@ -1,0 +1,88 @@
+"""Run a jupytext notebook headless with papermill, atomically.
+
+``python -m azlib.notebook SRC.py OUT.ipynb --profile smoke`` converts the ``py:percent``
+source, injects the parameters (profile, out_dir, data_root, device, seed) and executes it
+into ``OUT.partial.ipynb``; only a run that finishes is renamed to ``OUT.ipynb``, so a notebook
+that raises never leaves an up-to-date-looking output (papermill exits non-zero and make stops).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from azlib.config import load_profile
+
+
+def notebook_parameters(profile: str, out_dir: str | os.PathLike, data_root: str | None = None,
+                        device: str | None = None, seed: int | None = None) -> dict:
+    """The parameters every notebook's ``parameters`` cell declares, resolved for ``profile``."""
+    cfg = load_profile(profile)
+    return {
+        "profile": profile,
+        "out_dir": str(Path(out_dir).resolve()),
+        "data_root": data_root or cfg.get("data_root"),
+        "device": device or cfg.get("device", "cpu"),
+        "seed": int(cfg.get("seed", 0) if seed is None else seed),
+    }
+
+
+def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameters: dict,
+                 kernel_name: str = "python3", progress: bool = True) -> Path:
+    """Execute jupytext ``source`` into ``output`` (.ipynb) with ``parameters``; atomic."""
+    import jupytext
+    import nbformat
+    import papermill
+
+    source, output = Path(source).resolve(), Path(output).resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.stem + ".partial.ipynb")
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": kernel_name, "display_name": "Python 3",
+                                       "language": "python"}
+    staged = output.with_name(output.stem + ".source.ipynb")
+    nbformat.write(notebook, staged)
+    started = time.time()
+    try:
+        papermill.execute_notebook(
+            str(staged), str(partial), parameters=parameters, kernel_name=kernel_name,
+            cwd=str(source.parent), progress_bar=progress,
+        )
+        executed = nbformat.read(partial, as_version=4)
+        executed.metadata["azlib"] = {"source": source.name, "parameters": parameters,
+                                      "wall_time_s": round(time.time() - started, 1)}
+        nbformat.write(executed, partial)
+        os.replace(partial, output)
+    finally:
+        staged.unlink(missing_ok=True)
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m azlib.notebook", description=__doc__)
+    parser.add_argument("source", help="jupytext py:percent notebook (notebooks/NN_name.py)")
+    parser.add_argument("output", help="executed notebook to write (.ipynb)")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--out-dir", default=None, help="results folder (default results/<profile>)")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    from azlib.config import REPO_ROOT
+
+    out_dir = args.out_dir or REPO_ROOT / "results" / args.profile
+    params = notebook_parameters(args.profile, out_dir, args.data_root or None, args.device, args.seed)
+    try:
+        run_notebook(args.source, args.output, params)
+    except Exception as error:  # papermill raises PapermillExecutionError with the cell's traceback
+        print(f"notebook {args.source} failed under profile {args.profile}: {error}", file=sys.stderr)
+        print(f"the partial output is kept for inspection beside {args.output}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Shared fixtures: the smoke-profile notebook runs (into a temporary folder, never results/)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+# Two cores: keep intra-op threads fixed so timings and results are stable across machines.
+torch.set_num_threads(int(os.environ.get("AZLIB_TEST_THREADS", "2")))
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """Every notebook executed under the smoke profile into a temporary results folder.
+
+    Returns (results_dir, {notebook name: executed path or the exception it raised}).
+    """
+    from azlib.book import NOTEBOOK_SOURCES, notebook_names
+    from azlib.notebook import notebook_parameters, run_notebook
+
+    results_dir = tmp_path_factory.mktemp("results_smoke")
+    outcomes = {}
+    for name in notebook_names():
+        params = notebook_parameters("smoke", results_dir)
+        try:
+            outcomes[name] = run_notebook(NOTEBOOK_SOURCES / f"{name}.py",
+                                          results_dir / "notebooks" / f"{name}.ipynb",
+                                          params, progress=False)
+        except Exception as error:  # reported per notebook by the test that reads it
+            outcomes[name] = error
+    return results_dir, outcomes

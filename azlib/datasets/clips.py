@@ -1,0 +1,163 @@
+"""Clip sampling (paper §4.1): K frames at a temporal stride, one random clip per video per
+training epoch, N uniformly spaced clips per test video; the whole resized frame goes to the
+model (crops are the sampler's θ), with the LNet input of the same K frames from the store.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from azlib.codec import VideoError, decode_rgb, probe
+from azlib.config import ConfigError
+
+
+def clip_starts(num_frames: int, frames: int, stride: int, n_clips: int) -> list[int]:
+    """First frame of ``n_clips`` uniformly spaced clips of ``frames`` frames at ``stride``.
+
+    One clip is centred; several span the video from its first to its last possible start.
+    """
+    if frames < 1 or stride < 1 or n_clips < 1:
+        raise ValueError(f"clip: frames, stride and n_clips must be >= 1, got {frames}, {stride}, {n_clips}")
+    span = (frames - 1) * stride + 1
+    if num_frames < span:
+        raise ValueError(f"video has {num_frames} frames, fewer than one clip "
+                         f"({frames} frames at stride {stride} = {span})")
+    last = num_frames - span
+    if n_clips == 1:
+        return [last // 2]
+    return [int(round(i * last / (n_clips - 1))) for i in range(n_clips)]
+
+
+class ClipDataset(Dataset):
+    """Items: dict(rgb (3,K,H,W), lnet (K*C,Ha,Wa), label, video, clip, box (4,) in [-1,1])."""
+
+    def __init__(self, records: Sequence, clip_cfg: Mapping, store=None, modality: str | None = None,
+                 train: bool = True, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), seed: int = 0,
+                 boxes_root=None, num_classes: int | None = None):
+        self.records = list(records)
+        if not self.records:
+            raise ValueError("ClipDataset: no videos (empty record list)")
+        try:
+            self.frames, self.stride = int(clip_cfg["frames"]), int(clip_cfg["stride"])
+            self.size = tuple(int(v) for v in clip_cfg["resize"])
+            self.n_clips = 1 if train else int(clip_cfg["test_clips"])
+        except KeyError as error:
+            raise ConfigError(f"clip.{error.args[0]}: missing from the clip configuration") from error
+        if len(self.size) != 2:
+            raise ConfigError(f"clip.resize: expected [H, W], got {clip_cfg['resize']}")
+        for record in self.records:
+            label = record.label
+            if not isinstance(label, (int, np.integer)) or label < 0 or (
+                    num_classes is not None and label >= num_classes):
+                raise ValueError(f"{record.path}: label {label!r} is not in the class index "
+                                 f"(0..{'?' if num_classes is None else num_classes - 1})")
+        if store is not None and modality is None:
+            raise ConfigError("ClipDataset: a store needs a modality (model.lnet_input)")
+        self.store, self.modality, self.train = store, modality, train
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
+        self.seed, self.epoch = int(seed), 0
+        self.boxes_root = None if boxes_root is None else Path(boxes_root)
+        self.frame_hw = None
+        if self.boxes_root is not None:
+            from azlib.datasets.synthetic import frame_size
+
+            self.frame_hw = frame_size(self.boxes_root)
+        self.unreadable: set[str] = set()
+        self._cache = (None, None)  # (video index, frames): test clips of one video decode once
+
+    def set_epoch(self, epoch: int) -> None:
+        """Training clips are drawn from (seed, epoch, video): same epoch, same clips."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.records) * self.n_clips
+
+    def _frames(self, video: int) -> np.ndarray:
+        if self._cache[0] != video:
+            self._cache = (video, decode_rgb(self.records[video].path, size=self.size))
+        return self._cache[1]
+
+    def frame_indices(self, video: int, clip: int, num_frames: int) -> np.ndarray:
+        if not 0 <= clip < self.n_clips:
+            raise IndexError(f"{self.records[video].path}: clip {clip} out of range (0..{self.n_clips - 1})")
+        try:
+            starts = clip_starts(num_frames, self.frames, self.stride, self.n_clips)
+        except ValueError as error:
+            raise ValueError(f"{self.records[video].path}: {error}") from error
+        if self.train:
+            last = num_frames - (self.frames - 1) * self.stride - 1
+            start = int(np.random.default_rng([self.seed, self.epoch, video]).integers(0, last + 1))
+        else:
+            start = starts[clip]
+        return start + self.stride * np.arange(self.frames)
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"ClipDataset index {index} out of range (0..{len(self) - 1})")
+        video, clip = divmod(index, self.n_clips)
+
+        # One unreadable video is reported and replaced by the next readable one, never silently.
+        for attempt in range(min(10, len(self.records))):
+            candidate = (video + attempt) % len(self.records)
+            try:
+                return self.item(candidate, clip)
+            except VideoError as error:
+                path = str(self.records[candidate].path)
+                if path not in self.unreadable:
+                    self.unreadable.add(path)
+                    warnings.warn(f"unreadable video skipped ({len(self.unreadable)} so far): {error}")
+        raise RuntimeError(f"{len(self.unreadable)} unreadable videos in a row, "
+                           f"first {sorted(self.unreadable)[:3]}; check the dataset")
+
+    def item(self, video: int, clip: int) -> dict:
+        """The clip ``clip`` of video ``video`` (raises VideoError when it cannot be decoded)."""
+        record = self.records[video]
+        if self.train:
+            # Decode only up to the clip's last frame; the header's frame count places the clip.
+            indices = self.frame_indices(video, clip, probe(record.path).num_frames)
+            frames = decode_rgb(record.path, size=self.size, max_frames=int(indices[-1]) + 1)
+            if len(frames) <= indices[-1]:  # the header promised more frames than the file has
+                indices = self.frame_indices(video, clip, len(frames))
+        else:
+            frames = self._frames(video)  # N clips spread over the whole video: decode it once
+            indices = self.frame_indices(video, clip, len(frames))
+        rgb = torch.from_numpy(np.ascontiguousarray(frames[indices])).permute(3, 0, 1, 2).float() / 255.0
+        rgb = (rgb - self.mean) / self.std
+        item = {"rgb": rgb, "label": int(record.label), "video": video, "clip": clip,
+                "lnet": torch.zeros(0), "box": torch.full((4,), float("nan"))}
+        if self.store is not None:
+            from azlib.store import lnet_clip
+
+            entry = self.store.get(record.path)
+            available = len(entry["pict_type"])
+            if indices[-1] >= available:
+                raise ValueError(f"{record.path}: LNet input has {available} frames, RGB has "
+                                 f"{len(frames)}; the store entry is out of date (clear the cache)")
+            item["lnet"] = torch.from_numpy(np.ascontiguousarray(lnet_clip(entry, indices, self.modality)))
+        if self.boxes_root is not None:
+            item["box"] = torch.from_numpy(self.clip_box(video, indices))
+        return item
+
+    def clip_box(self, video: int, indices: np.ndarray) -> np.ndarray:
+        """Union of the true boxes over the clip's frames, in [-1, 1] frame coordinates."""
+        from azlib.datasets.synthetic import load_boxes
+
+        try:
+            boxes = load_boxes(self.boxes_root, self.records[video])
+        except FileNotFoundError:
+            return np.full(4, np.nan, np.float32)
+        if indices[-1] >= len(boxes):
+            raise ValueError(f"{self.records[video].path}: {len(boxes)} boxes but clip reaches frame "
+                             f"{indices[-1]}; the boxes do not belong to this video")
+        chosen = boxes[indices]
+        union = np.array([chosen[:, 0].min(), chosen[:, 1].min(), chosen[:, 2].max(), chosen[:, 3].max()])
+        height, width = self.frame_hw
+        scale = np.array([width, height, width, height], np.float64)
+        return (2.0 * union / scale - 1.0).astype(np.float32)

@@ -174,3 +174,20 @@ def paper_macs_table() -> pd.DataFrame:
         [{"model": m, "GMac": g, "GMac + AZ": round(g + PAPER_AZ_EXTRA_GMACS, 3)}
          for m, g in PAPER_GMACS.items()]
     ).set_index("model")
+
+
+# ---------------------------------------------------------------------------------------------
+# Our numbers: run records and tables (azlib.records, azlib.experiments). Nothing above this
+# line depends on what follows; the paper's numbers stay as typed.
+
+from azlib.records import (  # noqa: E402  (re-exported so notebooks import one module)
+    config_hash, is_complete, load_predictions, load_run, load_runs, paired_bootstrap, run_dir,
+    t_interval, topk_correct,
+)
+
+
+def our_table(table_id, out_dir, profile="cpu", seeds=None) -> pd.DataFrame:
+    """Our Table ``table_id`` (1-7, '4u', 'oracle') beside the paper's; see experiments.table."""
+    from azlib.experiments import table
+
+    return table(table_id, out_dir, profile, seeds=seeds)

@@ -1,0 +1,46 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The paper's claims, checked on this run
+#
+# Each claim of the paper is turned into paired comparisons over the same test videos
+# (per-video top-1 correctness, averaged over seeds, 95 % bootstrap interval in points). A
+# claim **holds** when every interval is above zero, **does not hold** when one is below
+# zero, and is **inconclusive** otherwise.
+
+# %% tags=["parameters"]
+profile = "cpu"
+out_dir = None
+data_root = None
+device = None
+seed = 0
+
+# %%
+from IPython.display import Markdown, display
+
+from azlib import report
+
+cfg, out_dir = report.setup(profile, out_dir, data_root, device)
+
+# %%
+claims = report.claims(cfg, out_dir)
+display(Markdown(f"Records of profile `{profile}` on **{cfg['dataset']}** "
+                 "(SynthActions is never HMDB51/UCF101/Kinetics)."))
+claims[["claim", "comparison", "Δ top-1", "verdict"]]
+
+# %% [markdown]
+# ## Verdicts
+
+# %%
+claims.groupby("claim", sort=False)["verdict"].first().to_frame()

@@ -155,7 +155,9 @@ class Data:
 
 def synth_root(out_dir, synth_cfg: dict) -> Path:
     """Where SynthActions with these generator settings lives (one folder per setting)."""
-    return Path(out_dir) / "data" / f"synthactions-{records.config_hash(synth_cfg)[:8]}"
+    from azlib.datasets.synthetic import dataset_root
+
+    return dataset_root(out_dir, synth_cfg)
 
 
 def prepare_data(run: dict, out_dir) -> Data:

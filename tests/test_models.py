@@ -253,6 +253,8 @@ def test_paper_profile_stops_when_weights_are_missing(hub_dir):
     cfg = load_profile("paper")["model"]
     with pytest.raises(WeightsMissingError, match="Kinetics-400 weights for r2plus1d_18"):
         build_model(cfg, 51, 112, frames=16)
+    with pytest.raises(WeightsMissingError, match="LNet ImageNet weights"):
+        build_model(dict(cfg, pretrained=None), 51, 112, frames=16)
 
 
 def test_count_macs_follows_fvcore_and_counts_the_sampler():

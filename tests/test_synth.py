@@ -186,7 +186,11 @@ def test_ensure_dataset(tmp_path):
     cfg = {"dataset": "synthactions", "data_root": None, "synth": TINY,
            "pretrain": {"enabled": True, "data_seed": 99, "actors": 2, "videos_per_actor_class": 1}}
     root = synthetic.ensure_dataset(cfg, tmp_path)
-    assert root == tmp_path / "data" / "synthactions" and len(load_index("synthactions", root, 1).classes) == 3
+    assert root == synthetic.dataset_root(tmp_path, synthetic.synth_config(cfg))
+    assert root.parent == tmp_path / "data" and len(load_index("synthactions", root, 1).classes) == 3
+    # One folder per generator setting; the worker count is not a setting.
+    more_workers = {**cfg, "synth": {**TINY, "workers": 7}}
+    assert synthetic.dataset_root(tmp_path, synthetic.synth_config(more_workers)) == root
     pre = synthetic.ensure_dataset(cfg, tmp_path, pretrain=True)
     assert pre != root and len(list((pre / "videos").rglob("*.avi"))) == 3 * 2 * 1
     with pytest.raises(ConfigError, match="data_root"):

@@ -580,6 +580,15 @@ def contact_sheet(root: str | os.PathLike, index, per_class: int = 2, columns: i
     return np.concatenate(rows, axis=0)
 
 
+def dataset_root(out_dir: str | os.PathLike, synth: Mapping) -> Path:
+    """Where SynthActions made with the generator settings ``synth`` lives under ``out_dir``:
+    one folder per setting (the worker count is not a setting), so variants never mix."""
+    from azlib.records import config_hash
+
+    setting = {k: v for k, v in synth.items() if k != "workers"}
+    return Path(out_dir) / "data" / f"synthactions-{config_hash(setting)[:8]}"
+
+
 def ensure_dataset(cfg: Mapping, out_dir: str | os.PathLike, pretrain: bool = False) -> Path:
     """The dataset root for a profile: SynthActions generated if missing, else ``data_root``."""
     dataset = cfg.get("dataset", "synthactions")
@@ -591,9 +600,9 @@ def ensure_dataset(cfg: Mapping, out_dir: str | os.PathLike, pretrain: bool = Fa
         if not root.is_dir():
             raise ConfigError(f"data_root {root} does not exist; point it at the {dataset} folder")
         return root
-    name = "synthactions_pretrain" if pretrain else "synthactions"
-    root = Path(cfg["data_root"]) if cfg.get("data_root") and not pretrain else Path(out_dir) / "data" / name
-    return generate(root, synth_config(cfg, pretrain=pretrain))
+    synth = synth_config(cfg, pretrain=pretrain)
+    root = Path(cfg["data_root"]) if cfg.get("data_root") and not pretrain else dataset_root(out_dir, synth)
+    return generate(root, synth)
 
 
 # ---------------------------------------------------------------------------------------------

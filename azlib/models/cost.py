@@ -91,7 +91,8 @@ def cost_table(backbones: Sequence[str] = ("r3d_18", "r2plus1d_18", "x3d_m"), *,
         paper_name = PAPER_NAMES.get(name) if width is None else None
         rows.append({
             "backbone": name, "width": width or "full", "input": f"{k}x{side}x{side}",
-            "frame": f"{H}x{W}", "lnet": lnet, "lnet input": f"{k * lnet_channels}x{lnet_size[0]}x{lnet_size[1]}",
+            "frame": f"{H}x{W}", "lnet": lnet,
+            "lnet input": f"{k * lnet_channels}x{lnet_size[0]}x{lnet_size[1]}",
             "backbone GMac": backbone_macs / 1e9,
             "LNet GMac": (macs["lnet"] + macs["head"]) / 1e9,
             "sampler GMac": (total - backbone_macs - macs["lnet"] - macs["head"]) / 1e9,

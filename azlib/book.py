@@ -70,9 +70,32 @@ def status_page(profile: str, results_dir: Path, names: list[str]) -> str:
         else:
             lines.append(f"| {name} | no | |")
     runs = sorted((results_dir / "runs").glob("*/metrics.json")) if (results_dir / "runs").is_dir() else []
-    lines += ["", f"Total notebook wall time: {total:.0f} s. Run records: {len(runs)}.", "",
+    lines += ["", f"Total notebook wall time: {total:.0f} s. Run records: {len(runs)}.", ""]
+    table_records = sorted((results_dir / "tables").glob("table*.json")) if (results_dir / "tables").is_dir() else []
+    if table_records:
+        lines += ["## Experiment tables", "",
+                  "Measured training and evaluation time of every run a table uses (pretraining "
+                  "included; a run shared by several tables counts in each).", "",
+                  "| table | runs complete | runs missing | wall time (s) |", "|---|---|---|---|"]
+        for path in table_records:
+            record = json.loads(path.read_text())
+            lines.append(f"| {record.get('table')} | {record.get('complete')} | {record.get('missing')} "
+                         f"| {record.get('wall_time_s')} |")
+        lines.append("")
+    lines += [
               "## Environment", "", "| item | value |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in environment_rows()]
+    return "\n".join(lines) + "\n"
+
+
+def inconsistencies_page() -> str:
+    """Markdown for the page on the paper's inconsistencies (from azlib.results, typed once)."""
+    from azlib.results import PAPER_INCONSISTENCIES
+
+    lines = ["# Where the paper does not add up", "",
+             "What a careful reader of the paper finds inconsistent, and what this project does about "
+             "it. The list lives in `azlib/results.py` beside the paper's numbers.", ""]
+    lines += [f"- **{item['where']}.** {item['what']}" for item in PAPER_INCONSISTENCIES]
     return "\n".join(lines) + "\n"
 
 
@@ -98,8 +121,10 @@ def stage(profile: str, results_dir: Path, stage_dir: Path) -> Path:
     if figures.is_dir():
         shutil.copytree(figures, stage_dir / "figures")
     (stage_dir / "status.md").write_text(status_page(profile, results_dir, names))
+    (stage_dir / "inconsistencies.md").write_text(inconsistencies_page())
     toc = {"format": "jb-book", "root": "intro",
-           "chapters": [{"file": f"chapters/{n}"} for n in names] + [{"file": "status"}]}
+           "chapters": [{"file": f"chapters/{n}"} for n in names]
+           + [{"file": "inconsistencies"}, {"file": "status"}]}
     (stage_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     return stage_dir
 

@@ -23,7 +23,6 @@ B-frames, or of another codec, stops with a message to re-encode it with
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -540,6 +539,16 @@ def _residual_magnitude(current: np.ndarray, reference_words: np.ndarray) -> np.
     return np.sqrt(energy, dtype=np.float32)
 
 
+def _stacked(path, out: dict, state: dict, min_frames: int) -> dict:
+    """Per-frame lists stacked into arrays, with the dtypes both extraction paths promise."""
+    _check_length(path, len(out["pict_type"]), min_frames)
+    fields = {k: np.stack(v) for k, v in out.items()}
+    fields["pict_type"] = fields["pict_type"].astype(np.uint8)
+    fields["gop_index"] = fields["gop_index"].astype(np.int32)
+    fields["truncated_at"] = np.int32(state["truncated_at"])
+    return fields
+
+
 def extract(
     path: str | os.PathLike,
     max_frames: int | None = None,
@@ -591,12 +600,7 @@ def extract(
             previous_words = words
     finally:
         container.close()
-    _check_length(path, len(out["pict_type"]), min_frames)
-    fields = {k: np.stack(v) for k, v in out.items()}
-    fields["pict_type"] = fields["pict_type"].astype(np.uint8)
-    fields["gop_index"] = fields["gop_index"].astype(np.int32)
-    fields["truncated_at"] = np.int32(state["truncated_at"])
-    return fields
+    return _stacked(path, out, state, min_frames)
 
 
 # --------------------------------------------------------------------------- LNet inputs
@@ -714,12 +718,8 @@ def lnet_inputs(
             previous_words = words
     finally:
         container.close()
-    _check_length(path, len(out["pict_type"]), min_frames)
-    result = {k: np.stack(v) for k, v in out.items()}
-    result["pict_type"] = result["pict_type"].astype(np.uint8)
-    result["gop_index"] = result["gop_index"].astype(np.int32)
+    result = _stacked(path, out, state, min_frames)
     result["frame_size"] = np.array([h, w], np.int32)
-    result["truncated_at"] = np.int32(state["truncated_at"])
     return result
 
 

@@ -29,6 +29,7 @@ def test_book_builds_with_every_chapter(smoke_book):
     for name in notebook_names():
         assert (html / "chapters" / f"{name}.html").is_file(), name
     assert (html / "status.html").is_file()
+    assert "99.33" in (html / "inconsistencies.html").read_text()
     assert "54.94" in (html / "chapters" / "00_paper.html").read_text()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-import torch
 from torch import Tensor, nn
 
 from azlib.models import zoom as Z

@@ -16,7 +16,7 @@ from torch import nn
 from torchvision.models.video import R2Plus1D_18_Weights, R3D_18_Weights, r2plus1d_18, r3d_18
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimple, VideoResNet
 
-from azlib.models.lnet import WeightsMissingError, hub_checkpoint_path
+from azlib.models.lnet import hub_checkpoint_path, weights_missing
 
 with warnings.catch_warnings():  # pytorchvideo warns about torch.jit.script on import
     warnings.simplefilter("ignore", FutureWarning)
@@ -143,12 +143,9 @@ def _kinetics_state_dict(name: str, strict: bool):
         url = X3D_CHECKPOINT_URLS[name]
     path = hub_checkpoint_path(url)
     if not path.is_file():
-        message = (f"Kinetics-400 weights for {name} not found at {path}: download {url} to that "
-                   f"path on a machine with internet (or copy it there), or set model.pretrained "
-                   f"to the path of a local state dict")
-        if strict:
-            raise WeightsMissingError(message)
-        warnings.warn(message + "; using random initialisation", stacklevel=3)
+        weights_missing(f"Kinetics-400 weights for {name} not found at {path}: download {url} to "
+                        f"that path on a machine with internet (or copy it there), or set "
+                        f"model.pretrained to the path of a local state dict", strict, stacklevel=4)
         return None
     if name in _RESNETS:
         return weights.get_state_dict(progress=False)
@@ -220,10 +217,8 @@ def build_backbone(name: str, num_classes: int, width: int | None = None, pretra
     else:
         path = Path(pretrained)
         if not path.is_file():
-            message = f"model.pretrained: no state dict at {path}; give an existing file or null"
-            if strict:
-                raise WeightsMissingError(message)
-            warnings.warn(message + "; using random initialisation", stacklevel=2)
+            weights_missing(f"model.pretrained: no state dict at {path}; give an existing file or null",
+                            strict)
             return model
         try:
             state = _unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))

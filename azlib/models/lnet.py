@@ -23,6 +23,14 @@ class WeightsMissingError(FileNotFoundError):
     """Pretrained weights are not on disk; the message says where to put them."""
 
 
+def weights_missing(message: str, strict: bool, stacklevel: int = 3) -> None:
+    """Missing pretrained weights: stop (``strict``, the paper profile) or warn and go on
+    from a random initialisation (CPU profiles, tests)."""
+    if strict:
+        raise WeightsMissingError(message)
+    warnings.warn(message + "; using random initialisation", stacklevel=stacklevel)
+
+
 def hub_checkpoint_path(url: str) -> Path:
     """Where ``torch.hub.load_state_dict_from_url`` caches (and looks for) ``url``."""
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
@@ -110,10 +118,7 @@ def _imagenet_state_dict(weights, strict: bool):
         path = Path(weights)
         how = "set model.lnet_pretrained to an existing EfficientNet-B0 state dict, or null"
     if not path.is_file():
-        message = f"LNet ImageNet weights not found at {path}: {how}"
-        if strict:
-            raise WeightsMissingError(message)
-        warnings.warn(message + "; using random initialisation", stacklevel=3)
+        weights_missing(f"LNet ImageNet weights not found at {path}: {how}", strict)
         return None
     if weights == "imagenet":
         return EfficientNet_B0_Weights.IMAGENET1K_V1.get_state_dict(progress=False)

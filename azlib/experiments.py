@@ -157,8 +157,9 @@ def pretrain_config(run: dict, profile_cfg: dict) -> dict:
     return pre
 
 
-def pretrained_weights(pre: dict, out_dir) -> str:
-    return str(records.run_dir(out_dir, pre) / records.BACKBONE_WEIGHTS_FILE)
+def pretrained_weights(pre: dict) -> str:
+    """``model.pretrained`` of a fine-tuning run: a reference to its pretraining run."""
+    return records.run_reference(pre)
 
 
 def plan(table_id, profile_cfg: dict, out_dir, seeds=None) -> list[PlannedRun]:
@@ -197,7 +198,7 @@ def plan(table_id, profile_cfg: dict, out_dir, seeds=None) -> list[PlannedRun]:
                 pre = None
                 if pretrain_on and run["model"].get("pretrained") is None:
                     pre = pretrain_config(run, profile_cfg)
-                    run["model"]["pretrained"] = pretrained_weights(pre, out_dir)
+                    run["model"]["pretrained"] = pretrained_weights(pre)
                 planned.append(PlannedRun(table_id, row, dataset, split, seed, run, pre))
     return planned
 
@@ -207,7 +208,7 @@ def attach_pretraining(run: dict, profile_cfg: dict, out_dir, progress: bool = T
     pre = pretrain_config(run, profile_cfg)
     ensure_pretrained(pre, out_dir, progress=progress)
     run = copy.deepcopy(run)
-    run["model"]["pretrained"] = pretrained_weights(pre, out_dir)
+    run["model"]["pretrained"] = pretrained_weights(pre)
     return run
 
 
@@ -235,7 +236,7 @@ def run_table(table_id, profile_cfg: dict, out_dir, seeds=None, progress: bool =
     for p in planned:  # every field checked before any work
         if p.pretrain:
             validate(p.pretrain)
-        validate(p.config, check_files=p.pretrain is None)
+        validate(p.config, check_files=p.pretrain is None, out_dir=out_dir)
     table = TABLES[str(table_id)]
     unique = {p.hash: p for p in planned}
     pretrains = {records.config_hash(p.pretrain): p.pretrain for p in planned if p.pretrain}

@@ -25,6 +25,22 @@ CHECKPOINT_FILE = "checkpoint.pt"
 BACKBONE_WEIGHTS_FILE = "checkpoint_backbone.pt"  # pretraining output; 'checkpoint' keeps it out of git
 
 
+RUN_REFERENCE = "run:"  # model.pretrained = "run:<hash>": the backbone weights of that run
+
+
+def run_reference(config: dict) -> str:
+    """How a configuration names another run's weights: by hash, never by path, so that its own
+    hash is the same wherever the results folder lives (and runs are reused across machines)."""
+    return RUN_REFERENCE + config_hash(config)
+
+
+def resolve_weights(pretrained, out_dir):
+    """``model.pretrained`` as a file: "run:<hash>" is that run's backbone weights in ``out_dir``."""
+    if isinstance(pretrained, str) and pretrained.startswith(RUN_REFERENCE):
+        return str(Path(out_dir) / "runs" / pretrained[len(RUN_REFERENCE):] / BACKBONE_WEIGHTS_FILE)
+    return pretrained
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: the same configuration gives the same text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_jsonable)

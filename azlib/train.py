@@ -93,7 +93,7 @@ def run_config(profile_cfg: dict, overrides: dict | None = None, *, dataset: str
     return run
 
 
-def validate(run: dict, check_files: bool = True) -> dict:
+def validate(run: dict, check_files: bool = True, out_dir=None) -> dict:
     """Stop before any work when a field has a bad value; the message names the field.
 
     ``check_files=False`` skips the check of ``model.pretrained`` (a planned pretraining run
@@ -135,7 +135,7 @@ def validate(run: dict, check_files: bool = True) -> dict:
         from azlib.datasets.synthetic import validate as validate_synth
 
         validate_synth(run["synth"])
-    pretrained = model.get("pretrained")
+    pretrained = records.resolve_weights(model.get("pretrained"), out_dir or ".")
     if (check_files and pretrained and pretrained != "kinetics400"
             and not Path(pretrained).is_file()):
         raise ConfigError(f"model.pretrained: no weights file {pretrained}; train the pretraining "
@@ -188,11 +188,12 @@ def prepare_data(run: dict, out_dir) -> Data:
                 test=ClipDataset(index.test, train=False, num_classes=len(index.classes), **common))
 
 
-def make_model(run: dict, num_classes: int) -> torch.nn.Module:
+def make_model(run: dict, num_classes: int, out_dir=".") -> torch.nn.Module:
     from azlib.models.az import build_model
 
     clip = run["clip"]
-    return build_model(run["model"], num_classes, clip["crop"], frames=clip["frames"],
+    model_cfg = {**run["model"], "pretrained": records.resolve_weights(run["model"].get("pretrained"), out_dir)}
+    return build_model(model_cfg, num_classes, clip["crop"], frames=clip["frames"],
                        in_size=tuple(clip["resize"]))
 
 
@@ -630,7 +631,7 @@ def train_run(run: dict, out_dir, *, crops: bool = False, progress: bool = True,
     Writes ``config.json`` first, ``metrics.json`` last; ``crops=True`` adds the Table 7 crop
     variants (``crops.json`` and ``predictions_<variant>.npz``). Returns the metrics.
     """
-    validate(run)
+    validate(run, out_dir=out_dir)
     ctx = ctx or init_distributed(run["device"])
     folder = records.run_dir(out_dir, run)
     metrics_path = folder / records.METRICS_FILE
@@ -647,7 +648,7 @@ def train_run(run: dict, out_dir, *, crops: bool = False, progress: bool = True,
         dist.barrier()
     seed_everything(run["seed"])
     num_classes, num_videos = len(data.index.classes), len(data.index.test)
-    model = make_model(run, num_classes)
+    model = make_model(run, num_classes, out_dir)
     frame_hw = tuple(run["clip"]["resize"])
     eval_batch = max(1, int(run["train"]["batch_size"]) // ctx.world)
     if metrics_path.is_file():  # finished run, only the crop variants are missing

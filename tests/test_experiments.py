@@ -72,7 +72,11 @@ def test_pretraining_is_a_run_whose_weights_enter_the_fine_tuning_hash(tmp_path)
                          "train": {"epochs": 2}})
     planned = experiments.plan(1, cfg, tmp_path)
     for p in planned:
-        assert p.config["model"]["pretrained"] == experiments.pretrained_weights(p.pretrain, tmp_path)
+        assert p.config["model"]["pretrained"] == experiments.pretrained_weights(p.pretrain)
+        # The reference names the run, not a path: the hash does not depend on where results live.
+        assert p.config["model"]["pretrained"] == "run:" + records.config_hash(p.pretrain)
+        elsewhere = experiments.plan("1", cfg, tmp_path / "elsewhere")
+        assert [q.hash for q in elsewhere] == [q.hash for q in planned]
         assert p.pretrain["kind"] == "pretrain" and p.pretrain["model"]["zoom"] == "none"
         assert p.pretrain["model"]["backbone"] == p.config["model"]["backbone"]
         assert p.pretrain["synth"]["seed"] == 77 and p.pretrain["train"]["epochs"] == 2

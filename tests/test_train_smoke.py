@@ -73,7 +73,8 @@ def test_smoke_pretraining_then_fine_tuning(smoke_out):
     experiments.run_table(5, cfg, smoke_out, progress=False)
     pre = planned[0].pretrain
     weights = records.run_dir(smoke_out, pre) / records.BACKBONE_WEIGHTS_FILE
-    assert weights.is_file() and planned[0].config["model"]["pretrained"] == str(weights)
+    assert weights.is_file() and planned[0].config["model"]["pretrained"] == "run:" + records.config_hash(pre)
+    assert records.resolve_weights(planned[0].config["model"]["pretrained"], smoke_out) == str(weights)
     assert records.read_json(records.run_dir(smoke_out, pre) / records.METRICS_FILE)["kind"] == "pretrain"
     frame = experiments.table(5, smoke_out, cfg)
     assert list(frame.index) == ["No", "Yes"] and frame.attrs["dataset"] == "SynthActions"

@@ -1,0 +1,278 @@
+"""Calibration of the cpu protocol on SynthActions (issue 10): is the benchmark learnable, and
+can zooming matter on it?
+
+From saved run records only (no re-run): accuracy per true figure-size bin for the baseline,
+the oracle crops and adaptive zoom (``predictions.npz`` holds per-video scores, the mean θ and
+the mean true box), the correlation of the learned scale with the true figure size, the share of
+the scale-only headroom that adaptive zoom captures, learning curves from ``log.jsonl``, the
+measured cost per run, and the attempts record (``results/<profile>/calibration/attempts.jsonl``,
+one JSON object per configuration tried, failures included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from azlib import records
+
+#: edges of the figure-height bins (fraction of the frame height)
+SIZE_BINS = (0.0, 0.35, 0.5, 0.7, 1.01)
+#: the 'oracle' table's rows (experiments.TABLES['oracle']) under short names
+ORACLE_ROWS = {"baseline": "Centre crop", "adaptive": "Adaptive", "oracle": "Oracle box",
+               "oracle_scale": "Oracle scale (centred)"}
+#: fields every attempt record must have
+ATTEMPT_FIELDS = ("name", "changed", "backbone", "seeds", "baseline_top1", "adaptive_top1",
+                  "oracle_scale_top1", "scale_size_corr", "seconds_per_run", "verdict")
+
+
+def attempts_path(out_dir) -> Path:
+    return Path(out_dir) / "calibration" / "attempts.jsonl"
+
+
+def find_attempts(out_dir) -> Path:
+    """The attempts record of ``out_dir``, else the committed cpu one (the calibration is done
+    once, on the cpu profile; other profiles show its record)."""
+    from azlib.config import REPO_ROOT
+
+    own = attempts_path(out_dir)
+    return own if own.is_file() else attempts_path(REPO_ROOT / "results" / "cpu")
+
+
+# --- per-video quantities ---------------------------------------------------------------------
+
+def figure_height(predictions: Mapping) -> np.ndarray:
+    """True figure height per test video as a fraction of the frame height, from the mean true
+    box (normalised [-1, 1] coordinates) saved with the predictions."""
+    box = np.asarray(predictions["box"], dtype=float)
+    if box.ndim != 2 or box.shape[1] != 4:
+        raise ValueError(f"predictions['box']: expected (videos, 4), got {box.shape}")
+    if np.isnan(box).any():
+        raise ValueError("predictions['box'] holds NaN: figure sizes are known on SynthActions only")
+    return (box[:, 3] - box[:, 1]) / 2.0
+
+
+def correct(predictions: Mapping) -> np.ndarray:
+    """Per-video top-1 correctness (0/1 floats)."""
+    return records.topk_correct(np.asarray(predictions["scores"]),
+                                np.asarray(predictions["labels"]), 1).astype(float)
+
+
+def size_bin_labels(bins: Sequence[float] = SIZE_BINS) -> list[str]:
+    edges = list(bins)
+    return [f"{lo:.2f}–{min(hi, 1.0):.2f}" for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def accuracy_by_size(predictions: Mapping[str, Sequence[Mapping]],
+                     bins: Sequence[float] = SIZE_BINS) -> pd.DataFrame:
+    """Top-1 (%) per figure-height bin for each method.
+
+    ``predictions`` maps a method name to the predictions of its runs (one per seed, same test
+    videos); correctness is averaged over seeds. Columns: method, size (bin label), top1, videos.
+    """
+    labels = size_bin_labels(bins)
+    rows = []
+    for method, runs in predictions.items():
+        runs = list(runs)
+        if not runs:
+            continue
+        height = figure_height(runs[0])
+        hits = np.mean([correct(p) for p in runs], axis=0)
+        which = np.digitize(height, bins[1:-1])
+        for b, label in enumerate(labels):
+            mask = which == b
+            rows.append({"method": method, "size": label, "videos": int(mask.sum()),
+                         "top1": float(100 * hits[mask].mean()) if mask.any() else float("nan")})
+    return pd.DataFrame(rows, columns=["method", "size", "top1", "videos"])
+
+
+SCALE_AXES = ("area", "x", "y")
+
+
+def learned_scale(predictions: Mapping, axis: str = "area") -> np.ndarray:
+    """The learned scale per video (frame = 1): θ[0,0] ('x', half the box width), θ[1,1] ('y',
+    half its height) or their geometric mean ('area': the side of the square of the same area,
+    the crop's size whatever its aspect; a scale-only θ has two scales and may trade one for
+    the other)."""
+    theta = np.asarray(predictions["theta"], dtype=float)
+    if axis == "x":
+        return theta[:, 0, 0]
+    if axis == "y":
+        return theta[:, 1, 1]
+    if axis == "area":
+        return np.sqrt(np.abs(theta[:, 0, 0] * theta[:, 1, 1]))
+    raise ValueError(f"axis: unknown value {axis!r}; expected one of {', '.join(SCALE_AXES)}")
+
+
+def scale_size_correlation(predictions: Mapping, axis: str = "area") -> float:
+    """Pearson correlation of the learned scale (:func:`learned_scale`) with the true figure
+    height (NaN when either is constant, e.g. a fixed crop)."""
+    scale, height = learned_scale(predictions, axis), figure_height(predictions)
+    if np.std(scale) < 1e-9 or np.std(height) < 1e-9:
+        return float("nan")
+    return float(np.corrcoef(scale, height)[0, 1])
+
+
+def headroom_captured(baseline: float, adaptive: float, oracle_scale: float) -> float:
+    """Share of the way from the baseline to the scale-only oracle that adaptive zoom goes
+    (1: all of it; NaN when the oracle does not beat the baseline)."""
+    gap = oracle_scale - baseline
+    return float("nan") if gap <= 0 else float((adaptive - baseline) / gap)
+
+
+def box_table(predictions: Mapping) -> pd.DataFrame:
+    """Per test video: the learned box (from mean θ) beside the true box, normalised coords."""
+    theta = np.asarray(predictions["theta"], dtype=float)
+    sx, sy, tx, ty = theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2]
+    box = np.asarray(predictions["box"], dtype=float)
+    return pd.DataFrame({"learned_x0": tx - sx, "learned_y0": ty - sy, "learned_x1": tx + sx,
+                         "learned_y1": ty + sy, "true_x0": box[:, 0], "true_y0": box[:, 1],
+                         "true_x1": box[:, 2], "true_y1": box[:, 3],
+                         "learned_height": sy, "true_height": (box[:, 3] - box[:, 1]) / 2})
+
+
+# --- from the run records ---------------------------------------------------------------------
+
+def learning_curve(folder) -> pd.DataFrame:
+    """A run's per-epoch log (epoch, loss, accuracy, time_s)."""
+    path = Path(folder) / records.LOG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training log; the run has not trained an epoch")
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    frame = pd.DataFrame(rows)
+    return frame.rename(columns={"acc": "accuracy"})
+
+
+def oracle_table_runs(cfg: dict, out_dir) -> dict[str, list[Path]]:
+    """Finished run folders (one per seed) of each row of the 'oracle' table, by short name."""
+    from azlib import experiments
+
+    found: dict[str, list[Path]] = {name: [] for name in ORACLE_ROWS}
+    by_label = {label: name for name, label in ORACLE_ROWS.items()}
+    for p in experiments.plan("oracle", cfg, out_dir):
+        folder = records.run_dir(out_dir, p.config)
+        if p.row.label in by_label and records.is_complete(folder):
+            found[by_label[p.row.label]].append(folder)
+    return found
+
+
+def pretraining_runs(cfg: dict, out_dir, table_id: str = "oracle") -> list[Path]:
+    """Finished pretraining run folders (SynthActions-Pretrain) the table's runs fine-tune from."""
+    from azlib import experiments
+
+    folders = {records.run_dir(out_dir, p.pretrain) for p in experiments.plan(table_id, cfg, out_dir)
+               if p.pretrain}
+    return sorted(f for f in folders if records.is_complete(f))
+
+
+def load_predictions(folders: Sequence[Path]) -> list[dict]:
+    return [records.load_predictions(f) for f in folders]
+
+
+def summary(runs: Mapping[str, Sequence[Path]]) -> pd.DataFrame:
+    """Per method: top-1 mean, min and max over seeds, seconds per run, and the correlations
+    of the learned scale (area, x, y) with the true figure height (mean over seeds; NaN for a
+    fixed crop)."""
+    rows = []
+    for method, folders in runs.items():
+        if not folders:
+            continue
+        metrics = [records.read_json(Path(f) / records.METRICS_FILE) for f in folders]
+        top1 = np.array([m["top1"] for m in metrics])
+        preds = load_predictions(folders)
+        row = {"method": method, "seeds": len(folders), "top1": top1.mean(),
+               "top1_min": top1.min(), "top1_max": top1.max(), "spread": top1.max() - top1.min()}
+        for axis in SCALE_AXES:
+            corr = np.array([scale_size_correlation(p, axis) for p in preds])
+            name = "scale_size_corr" if axis == "area" else f"scale_{axis}_size_corr"
+            row[name] = float(np.nanmean(corr)) if not np.isnan(corr).all() else float("nan")
+        row["seconds_per_run"] = float(np.mean([m.get("wall_time_s", np.nan) for m in metrics]))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method") if rows else pd.DataFrame()
+
+
+def goals(frame: pd.DataFrame) -> pd.DataFrame:
+    """The issue's goals checked on a :func:`summary` of the oracle table."""
+    get = lambda m, c: float(frame.loc[m, c]) if m in frame.index else float("nan")
+    base, az = get("baseline", "top1"), get("adaptive", "top1")
+    oracle, oracle_scale = get("oracle", "top1"), get("oracle_scale", "top1")
+    checks = [
+        ("baseline top-1 in [50, 90] %", base, 50 <= base <= 90),
+        ("baseline seeds within 5 points", get("baseline", "spread"), get("baseline", "spread") <= 5),
+        ("oracle − baseline ≥ 5 points", oracle - base, oracle - base >= 5),
+        ("adaptive − baseline ≥ 5 points", az - base, az - base >= 5),
+        ("adaptive captures ≥ 2/3 of the scale-only headroom",
+         headroom_captured(base, az, oracle_scale), headroom_captured(base, az, oracle_scale) >= 2 / 3),
+        ("learned scale ~ true size correlation ≥ +0.6", get("adaptive", "scale_size_corr"),
+         get("adaptive", "scale_size_corr") >= 0.6),
+    ]
+    return pd.DataFrame([{"goal": g, "measured": v, "met": bool(ok) and not np.isnan(v)}
+                         for g, v, ok in checks]).set_index("goal")
+
+
+def cost_table(folders: Sequence[Path]) -> pd.DataFrame:
+    """Measured seconds of finished runs: training, evaluation, whole run (data included)."""
+    rows = []
+    for folder in folders:
+        run = records.load_run(folder)
+        m, c = run["metrics"], run["config"]
+        rows.append({"hash": run["hash"], "kind": m.get("kind"), "backbone": c["model"]["backbone"],
+                     "zoom": c["model"].get("zoom"), "theta_source": c["train"].get("theta_source"),
+                     "epochs": m.get("epochs"), "train_s": m.get("train_time_s"),
+                     "eval_s": m.get("eval_time_s"), "wall_s": m.get("wall_time_s")})
+    return pd.DataFrame(rows)
+
+
+def profile_values(cfg: dict, sections=("synth", "pretrain", "clip", "model", "train")) -> pd.DataFrame:
+    """The chosen profile values, one row per key (for display beside their cost)."""
+    rows = []
+    for section in sections:
+        for key, value in (cfg.get(section) or {}).items():
+            rows.append({"section": section, "key": key, "value": json.dumps(value)})
+    return pd.DataFrame(rows)
+
+
+# --- the attempts record ----------------------------------------------------------------------
+
+def append_attempt(path, attempt: Mapping) -> Path:
+    """Append one attempt (a JSON object with :data:`ATTEMPT_FIELDS`) to ``path`` (atomic:
+    the whole file is rewritten under a temporary name, then renamed)."""
+    missing = [f for f in ATTEMPT_FIELDS if f not in attempt]
+    if missing:
+        raise ValueError(f"attempt {attempt.get('name')!r}: missing field(s) {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text() if path.is_file() else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp.write_text(old + json.dumps(dict(attempt), sort_keys=True, default=records._jsonable) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_attempts(path) -> pd.DataFrame:
+    """The attempts record as a table, in the order tried; a bad line names its number."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no attempts record (the calibration writes it)")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not JSON ({error.msg}); fix or delete the line") from error
+        missing = [f for f in ATTEMPT_FIELDS if f not in row]
+        if missing:
+            raise ValueError(f"{path}:{number}: missing field(s) {missing}")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    front = [f for f in ATTEMPT_FIELDS if f in frame]
+    return frame[front + [c for c in frame.columns if c not in front]]

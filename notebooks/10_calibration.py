@@ -1,0 +1,144 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Calibration: a benchmark a CPU can learn, and on which zooming can matter
+#
+# Every number of the cpu-profile book comes from slim backbones trained on SynthActions on 2
+# CPU cores. This chapter shows that the protocol of `params/cpu.yaml` measures something: the
+# centre-crop baseline is well above chance and below the ceiling, a crop from the figure's true
+# box (the *oracle*, beyond the paper) beats it, and adaptive zoom (the paper's method, no box
+# supervision) is compared with both. It also records every configuration tried on the way,
+# the failures included, with its measured cost.
+
+# %% tags=["parameters"]
+profile = "cpu"
+out_dir = None
+data_root = None
+device = None
+seed = 0
+
+# %%
+from IPython.display import Markdown, display
+
+from azlib import calibration, report, viz
+
+cfg, out_dir = report.setup(profile, out_dir, data_root, device)
+
+# %% [markdown]
+# ## The oracle table: centre crop, adaptive zoom and the two oracle crops
+#
+# Same backbone (the ablation backbone, pretrained on SynthActions-Pretrain), same training;
+# only where θ comes from differs: a fixed centre crop, the LNet, the true figure box (square,
+# enlarged by 15 %), or the true figure size with the crop kept centred (*oracle scale*: the
+# ceiling of a scale-only θ, which is the paper's best parameterisation).
+
+# %%
+frame = report.run_and_tabulate("oracle", cfg, out_dir)
+display(Markdown(f"### {frame.attrs['title']}\n\n" + report.caption(frame)))
+display(report.present(frame))
+
+# %%
+runs = calibration.oracle_table_runs(cfg, out_dir)
+summary = calibration.summary(runs)
+display(summary.round(3))
+display(calibration.goals(summary).round(3))
+
+# %% [markdown]
+# `spread` is the largest minus the smallest top-1 over seeds; `scale_size_corr` is the
+# correlation, over test videos, of the crop's scale (the geometric mean of its horizontal and
+# vertical scales: a scale-only θ has two) with the true figure height, and `scale_x_…`,
+# `scale_y_…` the same per axis. For the oracle rows it shows how closely the oracle's own
+# crop follows the figure; for a fixed crop it is undefined.
+
+# %% [markdown]
+# ## Accuracy against figure size
+#
+# Test videos binned by the true figure height (fraction of the frame height), top-1 per bin,
+# averaged over seeds. Small figures are where a centre crop fails and zooming can help.
+
+# %%
+by_size = calibration.accuracy_by_size({name: calibration.load_predictions(folders)
+                                        for name, folders in runs.items()})
+display(by_size.pivot(index="size", columns="method", values="top1").round(1))
+fig = viz.accuracy_by_bin(by_size, "size", "top1", "method",
+                          "true figure height (fraction of the frame)", "top-1 (%)")
+viz.save_figure(fig, out_dir, "10_accuracy_by_size")
+
+# %% [markdown]
+# ## Learned box against true box
+#
+# Per test video of the first seed's adaptive model: the learned vertical scale against the
+# true figure height (on the identity line a box would exactly frame the figure), and a grid
+# of test videos with the centre crop (red), the adaptive box (green) and the true box (blue).
+
+# %%
+if runs["adaptive"]:
+    adaptive = calibration.load_predictions(runs["adaptive"][:1])[0]
+    boxes = calibration.box_table(adaptive)
+    corr = calibration.scale_size_correlation(adaptive, "y")
+    fig = viz.scatter_with_identity(boxes["true_height"].to_numpy(), boxes["learned_height"].to_numpy(),
+                                    "true figure height (fraction of frame)",
+                                    "learned vertical scale", f"correlation {corr:+.2f}")
+    viz.save_figure(fig, out_dir, "10_learned_vs_true_height")
+    items, _, _ = report.fig2_data(cfg, out_dir, count=6, table_id="oracle", label="Adaptive")
+    fig = viz.boxes_figure(
+        [it["frame"] for it in items], [it["residual_mean"] for it in items],
+        [it["centre_box"] for it in items], [it["adaptive_box"] for it in items],
+        [f"{it['class']} → {it['predicted']}" for it in items],
+        true_boxes=[it["true_box"] for it in items])
+    viz.save_figure(fig, out_dir, "10_learned_boxes")
+    display(boxes.describe().round(3))
+
+# %% [markdown]
+# ## Learning curves
+#
+# Training loss and accuracy per epoch (one random clip per video per epoch), the pretraining
+# run on SynthActions-Pretrain included.
+
+# %%
+pretraining = calibration.pretraining_runs(cfg, out_dir)
+logs = {f"pretraining {i}": calibration.learning_curve(f) for i, f in enumerate(pretraining)}
+logs.update({f"{name} (seed run {i})": calibration.learning_curve(f)
+             for name, folders in runs.items() for i, f in enumerate(folders[:1])})
+fig = viz.learning_curves(logs)
+viz.save_figure(fig, out_dir, "10_learning_curves")
+
+# %% [markdown]
+# ## The chosen profile values and their measured cost
+#
+# Every value lives in `params/<profile>.yaml` (commented there with the reason); the cost is
+# the measured wall time of each finished run of this table (data preparation, training and
+# evaluation), on this machine.
+
+# %%
+display(calibration.profile_values(cfg))
+cost = calibration.cost_table(pretraining + [f for folders in runs.values() for f in folders])
+display(cost)
+display(Markdown(f"Mean wall time per fine-tuning run: **{cost.loc[cost['kind'] != 'pretrain', 'wall_s'].mean():.0f} s**; "
+                 f"pretraining: **{cost.loc[cost['kind'] == 'pretrain', 'wall_s'].mean():.0f} s** "
+                 f"(profile `{profile}`)."))
+
+# %% [markdown]
+# ## What was tried
+#
+# Every configuration tried while calibrating the cpu profile, in order, failures included
+# (`results/cpu/calibration/attempts.jsonl`): what changed, top-1 of the baseline, adaptive zoom
+# and the scale-only oracle, the scale–size correlation, the seconds per run and the verdict.
+
+# %%
+attempts_file = calibration.find_attempts(out_dir)
+if attempts_file.is_file():
+    display(calibration.load_attempts(attempts_file))
+else:
+    display(Markdown(f"No attempts record at `{attempts_file}`."))

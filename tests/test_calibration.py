@@ -1,0 +1,163 @@
+"""azlib.calibration on tiny fabricated predictions and run folders (fast, no training)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from azlib import calibration, records
+
+
+def _predictions(heights, hits, scales=None, classes=3):
+    """Fabricated predictions: figure heights (fraction), which videos are right, learned sy."""
+    heights = np.asarray(heights, float)
+    n = len(heights)
+    labels = np.arange(n) % classes
+    scores = np.full((n, classes), 0.1)
+    for i, (label, hit) in enumerate(zip(labels, hits)):
+        scores[i, label if hit else (label + 1) % classes] = 0.8
+    box = np.stack([-0.2 * np.ones(n), -heights, 0.2 * np.ones(n), heights], 1)  # y0..y1 = ±h
+    sy = np.ones(n) if scales is None else np.asarray(scales, float)
+    theta = np.zeros((n, 2, 3))
+    theta[:, 0, 0], theta[:, 1, 1] = sy, sy
+    return {"scores": scores, "labels": labels, "box": box, "theta": theta}
+
+
+def test_figure_height_and_correctness():
+    pred = _predictions([0.3, 0.8], [True, False])
+    np.testing.assert_allclose(calibration.figure_height(pred), [0.3, 0.8])
+    np.testing.assert_array_equal(calibration.correct(pred), [1.0, 0.0])
+    pred["box"][0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        calibration.figure_height(pred)
+
+
+def test_accuracy_by_size_bins_and_averages_seeds():
+    heights = [0.3, 0.3, 0.6, 0.6, 0.8]
+    seed0 = _predictions(heights, [False, False, True, True, True])
+    seed1 = _predictions(heights, [True, False, True, False, True])
+    frame = calibration.accuracy_by_size({"baseline": [seed0, seed1]}, bins=(0.0, 0.5, 1.01))
+    got = frame.set_index("size")["top1"]
+    assert got["0.00–0.50"] == pytest.approx(25.0)  # 1 hit of 4 (2 videos x 2 seeds)
+    assert got["0.50–1.00"] == pytest.approx(100 * 5 / 6)
+    assert frame["videos"].tolist() == [2, 3]
+
+
+def test_scale_size_correlation_sign_and_constant_crop():
+    heights = np.linspace(0.25, 0.9, 20)
+    good = _predictions(heights, [True] * 20, scales=0.2 + heights)
+    wrong = _predictions(heights, [True] * 20, scales=1.2 - heights)
+    assert calibration.scale_size_correlation(good) == pytest.approx(1.0)
+    assert calibration.scale_size_correlation(wrong) == pytest.approx(-1.0)
+    assert np.isnan(calibration.scale_size_correlation(_predictions(heights, [True] * 20)))
+    pinned = _predictions(heights, [True] * 20, scales=0.2 + heights)
+    pinned["theta"][:, 1, 1] = 0.3  # vertical scale stuck at s_min, horizontal one tracks size
+    assert np.isnan(calibration.scale_size_correlation(pinned, "y"))
+    assert calibration.scale_size_correlation(pinned, "x") == pytest.approx(1.0)
+    assert calibration.scale_size_correlation(pinned, "area") > 0.99
+    with pytest.raises(ValueError, match="axis"):
+        calibration.learned_scale(pinned, "z")
+
+
+def test_headroom_captured():
+    assert calibration.headroom_captured(50, 60, 65) == pytest.approx(2 / 3)
+    assert calibration.headroom_captured(50, 45, 70) == pytest.approx(-0.25)
+    assert np.isnan(calibration.headroom_captured(50, 60, 50))
+
+
+def test_box_table_matches_theta():
+    pred = _predictions([0.4], [True], scales=[0.5])
+    pred["theta"][0, 0, 2] = 0.1
+    row = calibration.box_table(pred).iloc[0]
+    assert row["learned_x0"] == pytest.approx(-0.4) and row["learned_x1"] == pytest.approx(0.6)
+    assert row["true_height"] == pytest.approx(0.4) and row["learned_height"] == pytest.approx(0.5)
+
+
+def _fake_run(root, name, top1, pred, wall=10.0):
+    folder = root / "runs" / name
+    folder.mkdir(parents=True)
+    records.write_json(folder / records.CONFIG_FILE, {"model": {"backbone": "r3d_18", "zoom": "none"},
+                                                       "train": {"theta_source": "model"}})
+    records.write_json(folder / records.METRICS_FILE, {"top1": top1, "wall_time_s": wall,
+                                                        "train_time_s": wall - 2, "eval_time_s": 2,
+                                                        "epochs": 2, "kind": "train"})
+    np.savez(folder / records.PREDICTIONS_FILE, **pred)
+    (folder / records.LOG_FILE).write_text(
+        "\n".join(json.dumps({"epoch": e, "loss": 2.0 / e, "acc": 30.0 * e, "time_s": 1.0})
+                  for e in (1, 2)) + "\n")
+    return folder
+
+
+def test_summary_goals_cost_and_learning_curve(tmp_path):
+    heights = np.linspace(0.25, 0.9, 12)
+    runs = {
+        "baseline": [_fake_run(tmp_path, "b0", 60.0, _predictions(heights, [True] * 12)),
+                     _fake_run(tmp_path, "b1", 64.0, _predictions(heights, [True] * 12))],
+        "adaptive": [_fake_run(tmp_path, "a0", 72.0, _predictions(heights, [True] * 12, 0.2 + heights))],
+        "oracle": [_fake_run(tmp_path, "o0", 90.0, _predictions(heights, [True] * 12))],
+        "oracle_scale": [_fake_run(tmp_path, "s0", 75.0, _predictions(heights, [True] * 12))],
+    }
+    frame = calibration.summary(runs)
+    assert frame.loc["baseline", "top1"] == pytest.approx(62.0)
+    assert frame.loc["baseline", "spread"] == pytest.approx(4.0)
+    assert frame.loc["adaptive", "scale_size_corr"] == pytest.approx(1.0)
+    met = calibration.goals(frame)["met"]
+    assert met["baseline top-1 in [50, 90] %"] and met["oracle − baseline ≥ 5 points"]
+    assert met["adaptive − baseline ≥ 5 points"] and met["learned scale ~ true size correlation ≥ +0.6"]
+    assert met["adaptive captures ≥ 2/3 of the scale-only headroom"]  # (72 - 62) / (75 - 62)
+    frame.loc["adaptive", "top1"] = 66.0  # (66 - 62) / 13 < 2/3 and only +4
+    met = calibration.goals(frame)["met"]
+    assert not met["adaptive captures ≥ 2/3 of the scale-only headroom"]
+    assert not met["adaptive − baseline ≥ 5 points"]
+    cost = calibration.cost_table(runs["baseline"])
+    assert cost["wall_s"].tolist() == [10.0, 10.0] and set(cost["backbone"]) == {"r3d_18"}
+    curve = calibration.learning_curve(runs["baseline"][0])
+    assert curve["accuracy"].tolist() == [30.0, 60.0]
+    with pytest.raises(FileNotFoundError, match="no training log"):
+        calibration.learning_curve(tmp_path)
+
+
+def test_attempts_record_roundtrip_and_bad_lines(tmp_path):
+    path = calibration.attempts_path(tmp_path)
+    attempt = {f: None for f in calibration.ATTEMPT_FIELDS} | {"name": "first", "baseline_top1": 55.0}
+    calibration.append_attempt(path, attempt)
+    calibration.append_attempt(path, attempt | {"name": "second"})
+    frame = calibration.load_attempts(path)
+    assert frame["name"].tolist() == ["first", "second"]
+    assert list(frame.columns[:len(calibration.ATTEMPT_FIELDS)]) == list(calibration.ATTEMPT_FIELDS)
+    with pytest.raises(ValueError, match="missing field"):
+        calibration.append_attempt(path, {"name": "incomplete"})
+    with open(path, "a") as f:
+        f.write("{not json\n")
+    with pytest.raises(ValueError, match=r"attempts.jsonl:3: not JSON"):
+        calibration.load_attempts(path)
+    with pytest.raises(FileNotFoundError, match="no attempts record"):
+        calibration.load_attempts(tmp_path / "absent.jsonl")
+
+
+def test_profile_values_lists_every_key():
+    frame = calibration.profile_values({"clip": {"frames": 4, "resize": [60, 80]}, "train": {"lr": 0.1}})
+    assert isinstance(frame, pd.DataFrame)
+    assert frame.set_index("key")["value"].to_dict() == {"frames": "4", "resize": "[60, 80]", "lr": "0.1"}
+
+
+def test_spatial_moments_measure_the_extent_of_motion():
+    """The LNet feature added for the calibration (model.lnet_moments): std grows with the
+    extent of the moving region, mean follows its place; the background floor is ignored."""
+    import torch
+
+    from azlib.models.lnet import WithMoments, build_lnet, spatial_moments
+
+    def blob(half_h, centre_x=0):
+        x = torch.full((1, 2, 40, 40), 0.01)
+        x[:, :, 20 - half_h:20 + half_h, 15 + centre_x:25 + centre_x] = 1.0
+        return x
+
+    small, big = spatial_moments(blob(4)), spatial_moments(blob(12))
+    assert big[0, 3] > 2.5 * small[0, 3]  # std y: 12/4 = 3 times the extent
+    assert torch.allclose(small[0, 2], big[0, 2], atol=1e-3)  # same width, same std x
+    assert spatial_moments(blob(4, centre_x=10))[0, 0] > 0.4  # moved right by half the frame/2
+    lnet = build_lnet("tiny", 2, 4, moments=True)
+    assert isinstance(lnet, WithMoments) and lnet.out_features == build_lnet("tiny", 2, 4).out_features + 4
+    assert lnet(torch.rand(3, 2, 30, 40)).shape == (3, lnet.out_features)

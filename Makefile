@@ -13,6 +13,10 @@ EXECUTED := $(patsubst $(NOTEBOOKS_DIR)/%.py,$(RESULTS)/notebooks/%.ipynb,$(NOTE
 AZLIB_SOURCES := $(shell find azlib -name '*.py' -not -path '*/__pycache__/*')
 BOOK_SOURCES := $(wildcard book/*.md book/*.yml book/*.svg)
 BOOK_STAMP := book/_build/.built-$(PROFILE)
+# One intra-op thread by default: the cpu profile was calibrated and timed so, results are the
+# same from machine to machine, and two threads competing with another process made a training
+# step 80x slower. Override with OMP_NUM_THREADS=2 make ... on an idle machine.
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: reproduce notebooks test book lab clean venv
 

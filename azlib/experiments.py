@@ -314,8 +314,9 @@ def _correct(folder: Path, variant=None) -> np.ndarray:
 
 
 def _summary(values_top1, values_top5) -> dict:
-    m1, lo1, hi1 = records.t_interval(values_top1)
-    m5, lo5, hi5 = records.t_interval(values_top5)
+    # Accuracies are percentages: a t-interval over few seeds can overshoot [0, 100]; clip it.
+    m1, lo1, hi1 = (float(v) for v in np.clip(records.t_interval(values_top1), 0.0, 100.0))
+    m5, lo5, hi5 = (float(v) for v in np.clip(records.t_interval(values_top5), 0.0, 100.0))
     return {"seeds": len(values_top1), "top1": m1, "top1_lo": lo1, "top1_hi": hi1,
             "top5": m5, "top5_lo": lo5, "top5_hi": hi5}
 

@@ -152,7 +152,7 @@ def claims(cfg: dict, out_dir) -> pd.DataFrame:
     frame = pd.DataFrame([{"claim": c, "comparison": what, "Δ top-1": _cell(r["diff"], r["lo"], r["hi"]),
                            "diff": r["diff"], "lo": r["lo"], "hi": r["hi"]} for c, what, r in checks])
     verdicts = frame.groupby("claim", sort=False).apply(
-        lambda g: verdict(g[["diff", "lo", "hi"]].rename(columns={}).to_dict("records")),
+        lambda g: verdict(g[["diff", "lo", "hi"]].to_dict("records")),
         include_groups=False)
     frame["verdict"] = frame["claim"].map(verdicts)
     return frame

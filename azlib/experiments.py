@@ -224,11 +224,82 @@ def ensure_pretrained(pre: dict, out_dir, progress: bool = True) -> dict:
 
 # --- running ----------------------------------------------------------------------------------
 
-def run_table(table_id, profile_cfg: dict, out_dir, seeds=None, progress: bool = True,
-              dry_run: bool = False) -> dict:
-    """Run what is missing of one table, reuse the rest; write ``tables/table<id>.json``."""
+def _worker_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_job(kind: str, config: dict, out_dir: str, crops: bool) -> str:
+    """One run in a worker process of :func:`run_table` (no progress bar: the table's bar counts)."""
+    from azlib.train import train_run
+
+    if kind == "pretrain":
+        ensure_pretrained(config, out_dir, progress=False)
+    else:
+        train_run(config, out_dir, crops=crops, progress=False)
+    return records.config_hash(config)
+
+
+def _jobs(profile_cfg: dict, jobs) -> int:
+    """How many runs go side by side: ``--jobs``, else ``experiments.jobs``, else 1; always 1 under
+    torchrun (the ranks already share each run)."""
+    value = jobs if jobs is not None else (profile_cfg.get("experiments") or {}).get("jobs", 1)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"experiments.jobs / --jobs: {value!r} must be a positive integer")
+    return 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else value
+
+
+def _run_all(work: list, out_dir, jobs: int, desc: str, progress: bool) -> None:
+    """Run ``work`` ([(kind, config, crops, label)]) one after the other, or in ``jobs`` processes.
+
+    Runs are independent and each seeds itself, so the records are the same either way (on one
+    intra-op thread per process: set OMP_NUM_THREADS=1, as make does).
+    """
     from tqdm.auto import tqdm
 
+    from azlib.train import train_run
+
+    if not work:
+        return
+    bar = tqdm(total=len(work), desc=desc, unit="run",
+               disable=not progress or int(os.environ.get("RANK", "0")) != 0)
+    if jobs <= 1 or len(work) <= 1:
+        for kind, config, crops, label in work:
+            bar.set_postfix_str(label)
+            if kind == "pretrain":
+                ensure_pretrained(config, out_dir, progress=progress)
+            else:
+                train_run(config, out_dir, crops=crops, progress=progress)
+            bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        import torch
+
+        # spawn: a fresh interpreter per worker (forking a process that holds torch's thread
+        # pools can deadlock); each worker keeps this process's intra-op thread count, so its
+        # floating-point sums (and numbers) are those of a serial run; a failed run raises here
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_threads,
+                                 initargs=(torch.get_num_threads(),)) as pool:
+            futures = {pool.submit(_run_job, kind, config, str(out_dir), crops): label
+                       for kind, config, crops, label in work}
+            for future in as_completed(futures):
+                future.result()
+                bar.set_postfix_str(futures[future])
+                bar.update()
+    bar.close()
+
+
+def run_table(table_id, profile_cfg: dict, out_dir, seeds=None, progress: bool = True,
+              dry_run: bool = False, jobs: int | None = None) -> dict:
+    """Run what is missing of one table, reuse the rest; write ``tables/table<id>.json``.
+
+    ``jobs`` (default ``experiments.jobs``): runs trained side by side in separate processes,
+    pretraining runs first (the fine-tuning runs load their weights).
+    """
     from azlib.train import validate
 
     started = time.perf_counter()
@@ -251,14 +322,15 @@ def run_table(table_id, profile_cfg: dict, out_dir, seeds=None, progress: bool =
           f"{len(pretrains) - len(pre_todo)} reused, {len(pre_todo)} to run; out={out_dir}")
     if dry_run:
         return {"table": str(table_id), "runs": len(unique), "todo": len(todo)}
-    for h in pre_todo:
-        ensure_pretrained(pretrains[h], out_dir, progress=progress)
-    bar = tqdm(todo, desc=f"table {table_id}", unit="run",
-               disable=not progress or int(os.environ.get("RANK", "0")) != 0)
-    from azlib.train import train_run
-    for p in bar:
-        bar.set_postfix_str(f"{p.row.label} {p.dataset}/{p.split} seed {p.seed}")
-        train_run(p.config, out_dir, crops=table.crops, progress=progress)
+    jobs = _jobs(profile_cfg, jobs)
+    if jobs > 1 and len(pre_todo) + len(todo) > 1:
+        from azlib.train import prepare_shared_inputs
+        prepare_shared_inputs([pretrains[h] for h in pre_todo] + [p.config for p in todo], out_dir,
+                              workers=jobs, progress=progress)
+    _run_all([("pretrain", pretrains[h], False, f"pretraining {pretrains[h]['model']['backbone']}")
+              for h in pre_todo], out_dir, jobs, f"table {table_id} pretraining", progress)
+    _run_all([("train", p.config, table.crops, f"{p.row.label} {p.dataset}/{p.split} seed {p.seed}")
+              for p in todo], out_dir, jobs, f"table {table_id}", progress)
     summary = table_record(table_id, profile_cfg, out_dir, seeds)
     summary["invocation_time_s"] = round(time.perf_counter() - started, 2)
     if int(os.environ.get("RANK", "0")) == 0:
@@ -389,6 +461,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = "experiments")
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--dry-run", action="store_true", help="only say what would run")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="runs trained side by side, one process each (default experiments.jobs, "
+                             "else 1); with OMP_NUM_THREADS=1, one per core")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -403,7 +478,7 @@ def run(args: argparse.Namespace) -> int:
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 reports
     for t in tables:
         summary = run_table(t, profile_cfg, out, seeds=args.seeds, progress=not args.no_progress,
-                            dry_run=args.dry_run)
+                            dry_run=args.dry_run, jobs=args.jobs)
         if not args.dry_run and main_process:
             print(f"table {t}: {summary['complete']} runs complete, measured wall time "
                   f"{summary['wall_time_s']:.1f} s (this call {summary['invocation_time_s']:.1f} s)")

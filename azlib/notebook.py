@@ -23,7 +23,7 @@ def notebook_parameters(profile: str, out_dir: str | os.PathLike, data_root: str
     cfg = load_profile(profile)
     return {
         "profile": profile,
-        "out_dir": str(Path(out_dir).resolve()),
+        "out_dir": str(out_dir),
         "data_root": data_root or cfg.get("data_root"),
         "device": device or cfg.get("device", "cpu"),
         "seed": int(cfg.get("seed", 0) if seed is None else seed),
@@ -73,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from azlib.config import REPO_ROOT
 
-    out_dir = args.out_dir or REPO_ROOT / "results" / args.profile
+    out_dir = Path(args.out_dir or REPO_ROOT / "results" / args.profile).resolve()
+    kernel_dir = Path(args.source).resolve().parent  # papermill runs the kernel there
+    if out_dir.is_relative_to(REPO_ROOT.resolve()):
+        # inside the repository: relative to the notebook, so an executed notebook names no
+        # machine's folders and still runs as is from notebooks/ in JupyterLab
+        out_dir = Path(os.path.relpath(out_dir, kernel_dir))
     params = notebook_parameters(args.profile, out_dir, args.data_root or None, args.device, args.seed)
     try:
         run_notebook(args.source, args.output, params)

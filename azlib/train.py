@@ -188,6 +188,27 @@ def prepare_data(run: dict, out_dir) -> Data:
                 test=ClipDataset(index.test, train=False, num_classes=len(index.classes), **common))
 
 
+def prepare_shared_inputs(runs, out_dir, workers: int = 2, progress: bool = True) -> dict:
+    """Generate the datasets and fill the LNet-input cache that ``runs`` share, once, before they
+    run side by side: parallel runs then only read what is on disk and never extract a video twice.
+
+    Returns {data key: store fill summary} (bad videos counted there, as :meth:`LNetInputStore.fill`).
+    """
+    summaries = {}
+    for run in runs:
+        zoom = run["model"].get("zoom", "adaptive") != "none"
+        key = json.dumps([run["dataset"], run.get("data_root"), run.get("synth"), run["split"],
+                          run["extract"] if zoom else None], sort_keys=True, default=str)
+        if key in summaries:
+            continue
+        data = prepare_data(run, out_dir)
+        summaries[key] = {}
+        if data.train.store is not None:
+            videos = [r.path for r in list(data.index.train) + list(data.index.test)]
+            summaries[key] = data.train.store.fill(videos, workers=workers, progress=progress)
+    return summaries
+
+
 def make_model(run: dict, num_classes: int, out_dir=".") -> torch.nn.Module:
     from azlib.models.az import build_model
 

@@ -1,7 +1,9 @@
 """Figures: modality maps, the paper's Fig. 2 boxes, learning curves, accuracy by figure size.
 
 Each function returns a matplotlib Figure; ``save_figure`` writes it as PNG under
-``<out_dir>/figures/`` atomically, so a chapter never shows half a file.
+``<out_dir>/figures/`` atomically, so a chapter never shows half a file; ``show_figure`` (what
+the chapters call) also embeds that PNG in the notebook, so the executed notebook and the book
+show exactly the file that was saved.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Mapping, Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")  # headless: papermill and CI have no display
+# Agg everywhere, the notebook kernel included: chapters embed the saved PNG (show_figure), so the
+# inline backend would only show every figure twice; papermill and CI have no display anyway
+matplotlib.use("Agg")
 import matplotlib.patches as patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -31,6 +35,15 @@ def save_figure(fig, out_dir: str | os.PathLike, name: str, dpi: int = 110) -> P
     fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     os.replace(tmp, path)
     return path
+
+
+def show_figure(fig, out_dir: str | os.PathLike, name: str, dpi: int = 110) -> None:
+    """Save ``fig`` (:func:`save_figure`), close it and display the saved PNG in the notebook."""
+    from IPython.display import Image, display
+
+    path = save_figure(fig, out_dir, name, dpi=dpi)
+    plt.close(fig)
+    display(Image(filename=str(path)))
 
 
 def flow_to_rgb(vectors: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:

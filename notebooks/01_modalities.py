@@ -57,7 +57,7 @@ if cfg["dataset"] == "synthactions":
     sheet = contact_sheet(root, index, per_class=1, columns=4)
     fig, ax = plt.subplots(figsize=(12, 12 * sheet.shape[0] / sheet.shape[1]))
     ax.imshow(sheet), ax.axis("off")
-    viz.save_figure(fig, out_dir, "01_synthactions_contact_sheet")
+    viz.show_figure(fig, out_dir, "01_synthactions_contact_sheet")
 
 # %% [markdown]
 # ## Picture types along the video
@@ -70,7 +70,7 @@ from azlib.codec import lnet_inputs
 
 fields = lnet_inputs(video, scale=cfg["extract"]["scale"])
 fig = viz.picture_types_figure(fields["pict_type"], fields["gop_index"])
-viz.save_figure(fig, out_dir, "01_picture_types")
+viz.show_figure(fig, out_dir, "01_picture_types")
 
 # %% [markdown]
 # ## Motion vectors, residuals and the LNet inputs
@@ -81,7 +81,7 @@ viz.save_figure(fig, out_dir, "01_picture_types")
 # %%
 frames = [9, 10, 11, 12, 13, 16]
 fig = viz.modalities_figure(video, frames, scale=cfg["extract"]["scale"])
-viz.save_figure(fig, out_dir, "01_modalities")
+viz.show_figure(fig, out_dir, "01_modalities")
 
 # %% [markdown]
 # The residual magnitude concentrates on the moving limbs, which is why the paper feeds it to

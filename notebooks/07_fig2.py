@@ -41,7 +41,7 @@ fig = viz.boxes_figure(
     [f"{it['class']} → {it['predicted']}" for it in items],
     true_boxes=[it["true_box"] for it in items] if items[0]["true_box"] is not None else None,
 )
-viz.save_figure(fig, out_dir, "07_fig2_boxes")
+viz.show_figure(fig, out_dir, "07_fig2_boxes")
 
 # %% [markdown]
 # ## Learned scales
@@ -57,6 +57,6 @@ if "true_height" in scales:
     fig = viz.scatter_with_identity(scales["true_height"].to_numpy(), scales["scale_y"].to_numpy(),
                                     "true figure height (fraction of frame)", "learned vertical scale",
                                     f"correlation {corr:+.2f}")
-    viz.save_figure(fig, out_dir, "07_scale_vs_size")
+    viz.show_figure(fig, out_dir, "07_scale_vs_size")
     display(Markdown(f"Correlation of the learned vertical scale with the true figure height: "
                      f"**{corr:+.2f}** ({len(scales)} test videos, profile `{profile}`)."))

@@ -73,7 +73,7 @@ by_size = calibration.accuracy_by_size({name: calibration.load_predictions(folde
 display(by_size.pivot(index="size", columns="method", values="top1").round(1))
 fig = viz.accuracy_by_bin(by_size, "size", "top1", "method",
                           "true figure height (fraction of the frame)", "top-1 (%)")
-viz.save_figure(fig, out_dir, "10_accuracy_by_size")
+viz.show_figure(fig, out_dir, "10_accuracy_by_size")
 
 # %% [markdown]
 # ## Learned box against true box
@@ -90,14 +90,14 @@ if runs["adaptive"]:
     fig = viz.scatter_with_identity(boxes["true_height"].to_numpy(), boxes["learned_height"].to_numpy(),
                                     "true figure height (fraction of frame)",
                                     "learned vertical scale", f"correlation {corr:+.2f}")
-    viz.save_figure(fig, out_dir, "10_learned_vs_true_height")
+    viz.show_figure(fig, out_dir, "10_learned_vs_true_height")
     items, _, _ = report.fig2_data(cfg, out_dir, count=6, table_id="oracle", label="Adaptive")
     fig = viz.boxes_figure(
         [it["frame"] for it in items], [it["residual_mean"] for it in items],
         [it["centre_box"] for it in items], [it["adaptive_box"] for it in items],
         [f"{it['class']} → {it['predicted']}" for it in items],
         true_boxes=[it["true_box"] for it in items])
-    viz.save_figure(fig, out_dir, "10_learned_boxes")
+    viz.show_figure(fig, out_dir, "10_learned_boxes")
     display(boxes.describe().round(3))
 
 # %% [markdown]
@@ -112,7 +112,7 @@ logs = {f"pretraining {i}": calibration.learning_curve(f) for i, f in enumerate(
 logs.update({f"{name} (seed run {i})": calibration.learning_curve(f)
              for name, folders in runs.items() for i, f in enumerate(folders[:1])})
 fig = viz.learning_curves(logs)
-viz.save_figure(fig, out_dir, "10_learning_curves")
+viz.show_figure(fig, out_dir, "10_learning_curves")
 
 # %% [markdown]
 # ## The chosen profile values and their measured cost

@@ -81,6 +81,24 @@ def test_smoke_pretraining_then_fine_tuning(smoke_out):
     assert (smoke_out / "tables" / "table5.json").is_file()
 
 
+def test_runs_side_by_side_give_the_records_of_runs_one_after_the_other(smoke_out, tmp_path):
+    """--jobs 2: the same table in two processes writes the same numbers as the serial run above."""
+    cfg = _smoke({"pretrain": {"enabled": True, "data_seed": 99, "seed": 0,
+                               "videos_per_actor_class": 1},
+                  "experiments": {"seeds": [0], "jobs": 2}})
+    experiments.run_table(5, cfg, smoke_out, progress=False, jobs=1)  # serial (reused if done above)
+    parallel = experiments.run_table(5, cfg, tmp_path, progress=False)
+    assert parallel["complete"] == 3 and parallel["missing"] == 0
+    for p in experiments.plan(5, cfg, tmp_path):
+        serial_run, parallel_run = records.run_dir(smoke_out, p.config), records.run_dir(tmp_path, p.config)
+        assert records.read_json(parallel_run / records.METRICS_FILE)["top1"] == \
+            records.read_json(serial_run / records.METRICS_FILE)["top1"]
+        np.testing.assert_array_equal(records.load_predictions(parallel_run)["scores"],
+                                      records.load_predictions(serial_run)["scores"])
+    with pytest.raises(Exception, match="jobs"):
+        experiments.run_table(5, _smoke({"experiments": {"jobs": 0}}), tmp_path, progress=False)
+
+
 def test_smoke_interrupted_run_resumes_to_the_same_metrics(smoke_out):
     import shutil
 

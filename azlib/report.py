@@ -231,13 +231,16 @@ def profile_backbones(cfg: dict) -> dict:
     return experiments._backbone_names(cfg)
 
 
-def step_times(cfg: dict, repeats: int = 5, warmup: int = 2, batch: int = 1) -> pd.DataFrame:
-    """Measured forward+backward time per training step of each profile backbone, behind the
-    fixed crop and behind the adaptive zoom, at the profile's input sizes (median of
-    ``repeats``; a benchmark, never an assertion)."""
+def step_times(cfg: dict, repeats: int = 5, warmup: int = 2, batch: int | None = None) -> pd.DataFrame:
+    """Measured forward+backward time per clip of each profile backbone, behind the fixed crop
+    and behind the adaptive zoom, at the profile's input sizes and a training batch of ``batch``
+    clips (default ``train.batch_size``, at most 16; at least 2, since batch norm in training
+    mode needs two samples); median of ``repeats``, a benchmark, never an assertion."""
     import time
 
     import torch
+
+    batch = max(2, int(batch if batch is not None else min(16, cfg["train"]["batch_size"])))
 
     from azlib.models.az import build_model
     from azlib.store import LNET_CHANNELS

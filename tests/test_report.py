@@ -42,3 +42,13 @@ def test_present_names_datasets_and_puts_the_paper_beside_ours():
     assert shown.loc["R(2+1)D + AZ", "top-1, ours (SynthActions)"] == "80.0 [75.0, 85.0]"
     assert shown.loc["R(2+1)D", "top-1, paper (HMDB51)"] == "65.73"
     assert "SynthActions" in report.caption(frame) and "HMDB51" in report.caption(frame)
+
+
+def test_step_times_of_every_cpu_backbone_even_for_a_batch_of_one():
+    """Chapter 08 on the cpu profile: X3D's head normalises over the batch, so one clip cannot
+    train; the timing still runs (at two clips) and times every backbone with and without zoom."""
+    from azlib.config import load_profile
+
+    frame = report.step_times(load_profile("cpu"), repeats=1, warmup=0, batch=1)
+    assert list(frame.index) == ["R3D", "R(2+1)D", "X3D"]
+    assert (frame["ms per clip, fixed crop"] > 0).all() and (frame["ms per clip, adaptive zoom"] > 0).all()

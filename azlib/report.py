@@ -85,6 +85,19 @@ def run_and_tabulate(table_id, cfg: dict, out_dir, progress: bool = True) -> pd.
     return frame
 
 
+def show_table(table_id, cfg: dict, out_dir, heading: str = "") -> pd.DataFrame:
+    """A chapter's table: run what is missing (:func:`run_and_tabulate`), then display the
+    caption under ``heading`` (``{title}`` is the table's title) and our numbers beside the
+    paper's (:func:`present`). Returns the full frame."""
+    from IPython.display import Markdown, display
+
+    frame = run_and_tabulate(table_id, cfg, out_dir)
+    title = heading.format(title=frame.attrs.get("title", "")) + "\n\n" if heading else ""
+    display(Markdown(title + caption(frame)))
+    display(present(frame))
+    return frame
+
+
 # --- claims -----------------------------------------------------------------------------------
 
 def row_runs(table_id, label: str, cfg: dict, out_dir) -> list[Path]:

@@ -26,16 +26,12 @@ device = None
 seed = 0
 
 # %%
-from IPython.display import Markdown, display
-
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
 # %%
-frame = report.run_and_tabulate("4", cfg, out_dir)
-display(Markdown(report.caption(frame)))
-report.present(frame)
+frame = report.show_table("4", cfg, out_dir)
 
 # %% [markdown]
 # The paper finds scale-only best: the actors of HMDB51 are mostly framed near the centre, so
@@ -45,6 +41,5 @@ report.present(frame)
 
 # %%
 if cfg["dataset"] == "synthactions" and "4u" in map(str, cfg["experiments"]["tables"]):
-    uniform = report.run_and_tabulate("4u", cfg, out_dir)
-    display(Markdown("### Beyond the paper: actors anywhere in the frame\n\n" + report.caption(uniform)))
-    display(report.present(uniform))
+    uniform = report.show_table("4u", cfg, out_dir,
+                                heading="### Beyond the paper: actors anywhere in the frame")

@@ -25,16 +25,12 @@ device = None
 seed = 0
 
 # %%
-from IPython.display import Markdown, display
-
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
 # %%
-frame = report.run_and_tabulate("5", cfg, out_dir)
-display(Markdown(report.caption(frame)))
-report.present(frame)
+frame = report.show_table("5", cfg, out_dir)
 
 # %% [markdown]
 # The paper's "Yes" row gives top-5 99.33, a figure Table 1 contradicts (93.33 for the same

@@ -26,16 +26,12 @@ device = None
 seed = 0
 
 # %%
-from IPython.display import Markdown, display
-
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
 # %%
-frame = report.run_and_tabulate("6", cfg, out_dir)
-display(Markdown(report.caption(frame)))
-report.present(frame)
+frame = report.show_table("6", cfg, out_dir)
 
 # %% [markdown]
 # Residuals mark where things change after motion compensation: moving limbs, not the

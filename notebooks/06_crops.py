@@ -27,16 +27,12 @@ device = None
 seed = 0
 
 # %%
-from IPython.display import Markdown, display
-
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
 # %%
-frame = report.run_and_tabulate("7", cfg, out_dir)
-display(Markdown(report.caption(frame)))
-report.present(frame)
+frame = report.show_table("7", cfg, out_dir)
 
 # %% [markdown]
 # If the adaptive crop beats the centre crop at the mean adaptive ratio, the gain comes from

@@ -44,9 +44,7 @@ cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 # ceiling of a scale-only θ, which is the paper's best parameterisation).
 
 # %%
-frame = report.run_and_tabulate("oracle", cfg, out_dir)
-display(Markdown(f"### {frame.attrs['title']}\n\n" + report.caption(frame)))
-display(report.present(frame))
+frame = report.show_table("oracle", cfg, out_dir, heading="### {title}")
 
 # %%
 runs = calibration.oracle_table_runs(cfg, out_dir)

@@ -121,6 +121,11 @@ def test_run_table_runs_what_is_missing_then_reuses_and_builds_the_table(tmp_pat
     assert records.read_json(tmp_path / "tables" / "table1.json")["runs"] == summary["runs"]
     experiments.run_table(3, cfg, tmp_path, progress=False)  # the same runs on SynthActions
     assert len(calls) == 18
+    # a call that reuses every run keeps the wall time of the call that computed them
+    record = tmp_path / "tables" / "table1.json"
+    records.write_json(record, {**records.read_json(record), "invocation_time_s": 1234.5})
+    assert experiments.run_table(1, cfg, tmp_path, progress=False)["invocation_time_s"] == 1234.5
+    assert records.read_json(record)["invocation_time_s"] == 1234.5 and len(calls) == 18
 
     frame = experiments.table(1, tmp_path, cfg)
     assert frame.attrs["dataset"] == "SynthActions" and frame.attrs["profile"] == "cpu"

@@ -230,14 +230,15 @@ def _worker_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _run_job(kind: str, config: dict, out_dir: str, crops: bool) -> str:
-    """One run in a worker process of :func:`run_table` (no progress bar: the table's bar counts)."""
+def _run_job(kind: str, config: dict, out_dir, crops: bool, progress: bool = False) -> str:
+    """One run of :func:`run_table`, a pretraining or a (fine-)tuning one; in a worker process
+    it shows no progress bar of its own (the table's bar counts)."""
     from azlib.train import train_run
 
     if kind == "pretrain":
-        ensure_pretrained(config, out_dir, progress=False)
+        ensure_pretrained(config, out_dir, progress=progress)
     else:
-        train_run(config, out_dir, crops=crops, progress=False)
+        train_run(config, out_dir, crops=crops, progress=progress)
     return records.config_hash(config)
 
 
@@ -258,8 +259,6 @@ def _run_all(work: list, out_dir, jobs: int, desc: str, progress: bool) -> None:
     """
     from tqdm.auto import tqdm
 
-    from azlib.train import train_run
-
     if not work:
         return
     bar = tqdm(total=len(work), desc=desc, unit="run",
@@ -267,10 +266,7 @@ def _run_all(work: list, out_dir, jobs: int, desc: str, progress: bool) -> None:
     if jobs <= 1 or len(work) <= 1:
         for kind, config, crops, label in work:
             bar.set_postfix_str(label)
-            if kind == "pretrain":
-                ensure_pretrained(config, out_dir, progress=progress)
-            else:
-                train_run(config, out_dir, crops=crops, progress=progress)
+            _run_job(kind, config, out_dir, crops, progress)
             bar.update()
     else:
         import multiprocessing

@@ -215,6 +215,38 @@ def goals(frame: pd.DataFrame) -> pd.DataFrame:
                          for g, v, ok in checks]).set_index("goal")
 
 
+def main_table_goals(cfg: dict, out_dir, table_id: str = "1") -> pd.DataFrame:
+    """The issue's per-backbone goals on the main table's first cell (SynthActions split 1):
+    each centre-crop baseline in [50, 90] % with its seeds within 5 points, and adaptive zoom
+    ≥ +5 points over it with the paired bootstrap interval above zero. One row per backbone."""
+    from azlib import experiments
+
+    frame = experiments.table(table_id, out_dir, cfg)
+    cell = experiments.plan(table_id, cfg, out_dir)[0]
+    seeds: dict[str, list[float]] = {}
+    for p in experiments.plan(table_id, cfg, out_dir):
+        folder = records.run_dir(out_dir, p.config)
+        if (p.dataset, p.split) == (cell.dataset, cell.split) and records.is_complete(folder):
+            seeds.setdefault(p.row.label, []).append(records.read_json(folder / records.METRICS_FILE)["top1"])
+    if not frame.empty:  # Tables 1-3 may hold several cells; the goals are about the first
+        frame = frame[(frame["dataset"] == experiments.DATASET_LABELS.get(cell.dataset, cell.dataset))
+                      & (frame["split"] == cell.split)]
+    rows = []
+    for name in experiments.MAIN_MODELS:
+        az = f"{name} + AZ"
+        if name not in seeds or az not in seeds:  # not run yet (chapter 03 runs Table 1)
+            continue
+        base = np.array(seeds[name])
+        gain, lo, hi = (float(frame.loc[az, c]) for c in ("diff_top1", "diff_lo", "diff_hi"))
+        rows.append({"backbone": name, "seeds": len(base), "baseline": float(frame.loc[name, "top1"]),
+                     "baseline_spread": float(base.max() - base.min()),
+                     "adaptive": float(frame.loc[az, "top1"]), "gain": gain, "gain_lo": lo, "gain_hi": hi,
+                     "baseline in [50, 90] %": bool(50 <= frame.loc[name, "top1"] <= 90),
+                     "seeds within 5 points": bool(base.max() - base.min() <= 5),
+                     "gain ≥ 5, interval > 0": bool(gain >= 5 and lo > 0)})
+    return pd.DataFrame(rows).set_index("backbone") if rows else pd.DataFrame()
+
+
 def cost_table(folders: Sequence[Path]) -> pd.DataFrame:
     """Measured seconds of finished runs: training, evaluation, whole run (data included)."""
     rows = []

@@ -54,11 +54,23 @@ def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameter
         executed = nbformat.read(partial, as_version=4)
         executed.metadata["azlib"] = {"source": source.name, "parameters": parameters,
                                       "wall_time_s": round(time.time() - started, 1)}
+        # papermill records the staged and partial files' absolute paths: name the source and
+        # the output instead, as the repository sees them (no machine's folders in the book)
+        papermill_meta = executed.metadata.get("papermill", {})
+        papermill_meta.update({"input_path": _shown_path(source), "output_path": _shown_path(output)})
         nbformat.write(executed, partial)
         os.replace(partial, output)
     finally:
         staged.unlink(missing_ok=True)
     return output
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the repository when inside it, else its name."""
+    from azlib.config import REPO_ROOT
+
+    root = REPO_ROOT.resolve()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
 
 
 def main(argv: list[str] | None = None) -> int:

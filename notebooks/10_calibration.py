@@ -60,6 +60,14 @@ display(calibration.goals(summary).round(3))
 # crop follows the figure; for a fixed crop it is undefined.
 
 # %% [markdown]
+# The same goals for each backbone of Table 1 (its SynthActions runs, chapter 03): the
+# centre-crop baseline in [50, 90] % with its seeds within 5 points, and adaptive zoom at least
+# 5 points above it with the paired bootstrap interval (`gain_lo`, `gain_hi`) above zero.
+
+# %%
+display(calibration.main_table_goals(cfg, out_dir).round(2))
+
+# %% [markdown]
 # ## Accuracy against figure size
 #
 # Test videos binned by the true figure height (fraction of the frame height), top-1 per bin,

@@ -161,3 +161,29 @@ def test_spatial_moments_measure_the_extent_of_motion():
     lnet = build_lnet("tiny", 2, 4, moments=True)
     assert isinstance(lnet, WithMoments) and lnet.out_features == build_lnet("tiny", 2, 4).out_features + 4
     assert lnet(torch.rand(3, 2, 30, 40)).shape == (3, lnet.out_features)
+
+
+def test_main_table_goals_per_backbone(tmp_path, monkeypatch):
+    from test_experiments import _cpu, _fake_train_run
+
+    from azlib import experiments, train
+
+    monkeypatch.setattr(train, "train_run", _fake_train_run([]))
+    cfg = _cpu()
+    experiments.run_table(1, cfg, tmp_path, progress=False)
+    goals = calibration.main_table_goals(cfg, tmp_path)
+    assert list(goals.index) == ["R3D", "R(2+1)D", "X3D"] and set(goals["seeds"]) == {3}
+    # the fake trains the same seeds alike for every backbone: 50 % + noise, AZ +30 points
+    seed_top1 = [records.read_json(records.run_dir(tmp_path, p.config) / records.METRICS_FILE)["top1"]
+                 for p in experiments.plan(1, cfg, tmp_path) if p.row.label == "X3D"]
+    assert goals.loc["X3D", "baseline_spread"] == pytest.approx(max(seed_top1) - min(seed_top1))
+    assert goals.loc["X3D", "baseline"] == pytest.approx(np.mean(seed_top1))
+    assert goals["gain ≥ 5, interval > 0"].all() and (goals["gain_lo"] > 0).all()
+    assert goals.loc["R3D", "seeds within 5 points"] == (goals.loc["R3D", "baseline_spread"] <= 5)
+    # a seed that drifts far breaks the spread goal of its backbone only
+    drifted = next(p for p in experiments.plan(1, cfg, tmp_path) if p.row.label == "X3D" and p.seed == 2)
+    metrics = records.run_dir(tmp_path, drifted.config) / records.METRICS_FILE
+    records.write_json(metrics, {**records.read_json(metrics), "top1": max(seed_top1) + 20})
+    goals = calibration.main_table_goals(cfg, tmp_path)
+    assert not goals.loc["X3D", "seeds within 5 points"]
+    assert goals.loc["X3D", "baseline_spread"] >= 20

@@ -18,6 +18,9 @@ def test_notebook_runs_under_smoke(smoke_results, name):
         pytest.fail(f"notebooks/{name}.py failed under the smoke profile: {outcome}")
     executed = json.loads(outcome.read_text())
     assert executed["metadata"]["azlib"]["parameters"]["profile"] == "smoke"
+    # the source is named as the repository sees it, the output by its name (outside the repo)
+    assert executed["metadata"]["papermill"]["input_path"] == f"notebooks/{name}.py"
+    assert executed["metadata"]["papermill"]["output_path"] == outcome.name
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     # Tests never write into the repository's results/.

@@ -257,7 +257,7 @@ def _run_all(work: list, out_dir, jobs: int, desc: str, progress: bool) -> None:
     Runs are independent and each seeds itself, so the records are the same either way (on one
     intra-op thread per process: set OMP_NUM_THREADS=1, as make does).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars everywhere: tqdm.auto warns in kernels without ipywidgets
 
     if not work:
         return

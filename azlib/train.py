@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler, Subset
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars (tqdm.auto warns in a kernel without ipywidgets)
 
 from azlib import records
 from azlib.config import ConfigError, deep_merge, load_profile, require_choice
@@ -160,7 +160,7 @@ def synth_root(out_dir, synth_cfg: dict) -> Path:
     return dataset_root(out_dir, synth_cfg)
 
 
-def prepare_data(run: dict, out_dir) -> Data:
+def prepare_data(run: dict, out_dir, progress: bool = True) -> Data:
     """Generate SynthActions if needed, load the split, and build the train and test datasets."""
     from azlib.datasets.clips import ClipDataset
     from azlib.datasets.splits import load_index
@@ -171,7 +171,7 @@ def prepare_data(run: dict, out_dir) -> Data:
         from azlib.datasets.synthetic import generate
 
         root = synth_root(out_dir, run["synth"])
-        generate(root, run["synth"], workers=run["synth"].get("workers", 2))
+        generate(root, run["synth"], workers=run["synth"].get("workers", 2), progress=progress)
     else:
         root = Path(run["data_root"])
     index = load_index(run["dataset"], root, run["split"])
@@ -201,7 +201,7 @@ def prepare_shared_inputs(runs, out_dir, workers: int = 2, progress: bool = True
                           run["extract"] if zoom else None], sort_keys=True, default=str)
         if key in summaries:
             continue
-        data = prepare_data(run, out_dir)
+        data = prepare_data(run, out_dir, progress=progress)
         summaries[key] = {}
         if data.train.store is not None:
             videos = [r.path for r in list(data.index.train) + list(data.index.test)]
@@ -664,7 +664,7 @@ def train_run(run: dict, out_dir, *, crops: bool = False, progress: bool = True,
     started = time.perf_counter()
     if ctx.active and not ctx.main:
         dist.barrier()  # rank 0 generates / extracts first; the others then find it on disk
-    data = prepare_data(run, out_dir)
+    data = prepare_data(run, out_dir, progress=progress and ctx.main)
     if ctx.active and ctx.main:
         dist.barrier()
     seed_everything(run["seed"])

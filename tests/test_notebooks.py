@@ -23,6 +23,10 @@ def test_notebook_runs_under_smoke(smoke_results, name):
     assert executed["metadata"]["papermill"]["output_path"] == outcome.name
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    # a chapter shows the reader no library warnings (tqdm.auto's IProgress one did, in every chapter)
+    stderr = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", [])
+                     if o.get("name") == "stderr")
+    assert "Warning" not in stderr, stderr[:500]
     # Tests never write into the repository's results/.
     assert "results_smoke" in str(outcome)
 

@@ -49,15 +49,18 @@ def test_layout_and_reader(tiny_root):
     assert line.endswith((" 1", " 2")) and line.split()[0].endswith(".avi")
 
 
-def test_same_seed_same_bytes_and_frames_any_worker_count(tiny_root, tmp_path):
+def test_same_seed_same_bytes_and_frames_any_worker_count(tiny_root, tmp_path, capfd):
+    capfd.readouterr()
     other = generate(tmp_path / "b", TINY, workers=2)
+    assert "SynthActions ->" in capfd.readouterr().err  # the progress bar
     for split_file in sorted((tiny_root / "splits").iterdir()):
         assert split_file.read_bytes() == (other / "splits" / split_file.name).read_bytes()
     video = sorted((tiny_root / "videos" / "squat").iterdir())[1]
     assert np.array_equal(decode(video), decode(other / "videos" / "squat" / video.name))
     assert np.array_equal(load_boxes(tiny_root, _record(video)), load_boxes(other, _record(video)))
     # a different seed gives different videos and a different actor split
-    changed = generate(tmp_path / "c", {**TINY, "seed": 8}, workers=1)
+    changed = generate(tmp_path / "c", {**TINY, "seed": 8}, workers=1, progress=False)
+    assert "SynthActions ->" not in capfd.readouterr().err  # --no-progress: no bar
     assert not np.array_equal(decode(video)[:5], decode(changed / "videos" / "squat" / video.name)[:5])
 
 

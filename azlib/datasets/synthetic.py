@@ -491,7 +491,8 @@ def _make_one(root: str, synth: dict, cls: str, actor: int, index: int) -> float
     return time.perf_counter() - began
 
 
-def generate(out_dir: str | os.PathLike, synth_cfg: Mapping, workers: int | None = None) -> Path:
+def generate(out_dir: str | os.PathLike, synth_cfg: Mapping, workers: int | None = None,
+             progress: bool = True) -> Path:
     """Write SynthActions under ``out_dir`` (HMDB51 layout); skips videos already written."""
     root = Path(out_dir)
     synth = validate(synth_cfg)
@@ -510,7 +511,7 @@ def generate(out_dir: str | os.PathLike, synth_cfg: Mapping, workers: int | None
     todo = [job for job in _jobs(synth)
             if not all(p.exists() for p in _paths(root, job[0], video_name(*job)))]
     if todo:
-        bar = tqdm(total=len(todo), desc=f"SynthActions -> {root}", unit="video")
+        bar = tqdm(total=len(todo), desc=f"SynthActions -> {root}", unit="video", disable=not progress)
         if workers <= 1:
             for job in todo:
                 _make_one(str(root), synth, *job)

@@ -222,9 +222,10 @@ def main_table_goals(cfg: dict, out_dir, table_id: str = "1") -> pd.DataFrame:
     from azlib import experiments
 
     frame = experiments.table(table_id, out_dir, cfg)
-    cell = experiments.plan(table_id, cfg, out_dir)[0]
+    planned = experiments.plan(table_id, cfg, out_dir)
+    cell = planned[0]
     seeds: dict[str, list[float]] = {}
-    for p in experiments.plan(table_id, cfg, out_dir):
+    for p in planned:
         folder = records.run_dir(out_dir, p.config)
         if (p.dataset, p.split) == (cell.dataset, cell.split) and records.is_complete(folder):
             seeds.setdefault(p.row.label, []).append(records.read_json(folder / records.METRICS_FILE)["top1"])
@@ -234,7 +235,7 @@ def main_table_goals(cfg: dict, out_dir, table_id: str = "1") -> pd.DataFrame:
     rows = []
     for name in experiments.MAIN_MODELS:
         az = f"{name} + AZ"
-        if name not in seeds or az not in seeds:  # not run yet (chapter 03 runs Table 1)
+        if name not in seeds or az not in seeds:  # not run yet (chapter 02 runs Table 1)
             continue
         base = np.array(seeds[name])
         gain, lo, hi = (float(frame.loc[az, c]) for c in ("diff_top1", "diff_lo", "diff_hi"))

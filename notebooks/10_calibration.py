@@ -60,7 +60,7 @@ display(calibration.goals(summary).round(3))
 # crop follows the figure; for a fixed crop it is undefined.
 
 # %% [markdown]
-# The same goals for each backbone of Table 1 (its SynthActions runs, chapter 03): the
+# The same goals for each backbone of Table 1 (its SynthActions runs, chapter 02): the
 # centre-crop baseline in [50, 90] % with its seeds within 5 points, and adaptive zoom at least
 # 5 points above it with the paired bootstrap interval (`gain_lo`, `gain_hi`) above zero.
 

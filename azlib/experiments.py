@@ -329,14 +329,14 @@ def run_table(table_id, profile_cfg: dict, out_dir, seeds=None, progress: bool =
               for p in todo], out_dir, jobs, f"table {table_id}", progress)
     summary = table_record(table_id, profile_cfg, out_dir, seeds)
     summary["invocation_time_s"] = round(time.perf_counter() - started, 2)
-    previous = Path(out_dir) / "tables" / f"table{table_id}.json"
-    if not todo and not pre_todo and previous.is_file():
+    record_path = Path(out_dir) / "tables" / f"table{table_id}.json"
+    if not todo and not pre_todo and record_path.is_file():
         # nothing ran: keep the wall time of the call that computed these runs, not this reuse
-        earlier = records.read_json(previous)
+        earlier = records.read_json(record_path)
         if earlier.get("runs") == summary["runs"] and "invocation_time_s" in earlier:
             summary["invocation_time_s"] = earlier["invocation_time_s"]
     if int(os.environ.get("RANK", "0")) == 0:
-        records.write_json(Path(out_dir) / "tables" / f"table{table_id}.json", summary)
+        records.write_json(record_path, summary)
     return summary
 
 

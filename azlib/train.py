@@ -160,6 +160,12 @@ def synth_root(out_dir, synth_cfg: dict) -> Path:
     return dataset_root(out_dir, synth_cfg)
 
 
+def reads_lnet_input(run: dict) -> bool:
+    """Whether ``run`` needs the LNet input (residuals / MVs / RGB maps): a fixed crop or an
+    oracle crop (zoom none) never reads it, so baselines need no extraction."""
+    return run["model"].get("zoom", "adaptive") != "none"
+
+
 def prepare_data(run: dict, out_dir, progress: bool = True) -> Data:
     """Generate SynthActions if needed, load the split, and build the train and test datasets."""
     from azlib.datasets.clips import ClipDataset
@@ -175,8 +181,8 @@ def prepare_data(run: dict, out_dir, progress: bool = True) -> Data:
     else:
         root = Path(run["data_root"])
     index = load_index(run["dataset"], root, run["split"])
-    store = None  # a fixed crop never reads the LNet input: no extraction for baselines/oracles
-    if run["model"].get("zoom", "adaptive") != "none":
+    store = None
+    if reads_lnet_input(run):
         store = LNetInputStore(Path(out_dir) / "cache" / "lnet", scale=run["extract"]["scale"],
                                accumulated=run["extract"]["accumulated"])
     mean, std = backbone_stats(run["model"]["backbone"])
@@ -196,9 +202,8 @@ def prepare_shared_inputs(runs, out_dir, workers: int = 2, progress: bool = True
     """
     summaries = {}
     for run in runs:
-        zoom = run["model"].get("zoom", "adaptive") != "none"
         key = json.dumps([run["dataset"], run.get("data_root"), run.get("synth"), run["split"],
-                          run["extract"] if zoom else None], sort_keys=True, default=str)
+                          run["extract"] if reads_lnet_input(run) else None], sort_keys=True, default=str)
         if key in summaries:
             continue
         data = prepare_data(run, out_dir, progress=progress)

@@ -1,18 +1,15 @@
 """Build the Jupyter Book from executed notebooks, without executing anything.
 
-``python -m azlib.book --profile cpu`` stages ``book/`` (static pages) and the executed
-notebooks of ``results/<profile>/notebooks/`` into ``book/_stage/``, writes the table of
-contents and the reproduction-status page, and runs ``jupyter-book build`` with warnings as
-errors into ``book/_build/html``.
+``python -m azlib.book --profile cpu [--results DIR]`` stages ``book/`` (static pages) and the
+executed notebooks of a results folder (default ``results/<profile>``, the published one) into
+``book/_stage/``, writes the table of contents, the status page (per table: runs, training time,
+commit, versions, machines) and, when the folder holds one, the reproduction report, and runs
+``jupyter-book build`` with warnings as errors into ``book/_build/html``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -20,13 +17,13 @@ from pathlib import Path
 
 import yaml
 
+from azlib import paper, reproduction
 from azlib.config import REPO_ROOT
+from azlib.files import read_json
+from azlib.provenance import environment
 
 BOOK_SOURCE = REPO_ROOT / "book"
 NOTEBOOK_SOURCES = REPO_ROOT / "notebooks"
-STATIC_PAGES = ["intro.md"]
-REPORTED_PACKAGES = ["torch", "torchvision", "av", "pytorchvideo", "fvcore", "numpy", "pandas",
-                     "papermill", "jupytext", "jupyter-book"]
 
 
 class BookError(RuntimeError):
@@ -38,64 +35,48 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in NOTEBOOK_SOURCES.glob("[0-9][0-9]_*.py"))
 
 
-def _executed_metadata(path: Path) -> dict:
-    with open(path) as f:
-        return json.load(f).get("metadata", {}).get("azlib", {})
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def environment_rows() -> list[tuple[str, str]]:
-    rows = [("python", platform.python_version()), ("platform", platform.platform()),
-            ("cpu cores", str(os.cpu_count()))]
-    for name in REPORTED_PACKAGES:
-        try:
-            rows.append((name, importlib.metadata.version(name)))
-        except importlib.metadata.PackageNotFoundError:
-            rows.append((name, "not installed"))
-    return rows
-
-
-def status_page(profile: str, results_dir: Path, names: list[str]) -> str:
-    """Markdown for the reproduction-status page: what ran, how long it took, on what."""
+def status_page(profile: str, results_dir: Path) -> str:
+    """Markdown for the status page: per table, the runs behind it, the training time they took,
+    the commit, library versions and machines that produced them; then this build's machine."""
     lines = [f"# Reproduction status ({profile} profile)", "",
-             f"Executed notebooks come from `results/{profile}/notebooks/`; run records from "
-             f"`results/{profile}/runs/`.", "",
-             "| notebook | executed | wall time (s) |", "|---|---|---|"]
-    total = 0.0
-    for name in names:
-        executed = results_dir / "notebooks" / f"{name}.ipynb"
-        if executed.is_file():
-            wall = _executed_metadata(executed).get("wall_time_s")
-            total += wall or 0.0
-            lines.append(f"| {name} | yes | {wall if wall is not None else 'n/a'} |")
-        else:
-            lines.append(f"| {name} | no | |")
-    runs = sorted((results_dir / "runs").glob("*/metrics.json")) if (results_dir / "runs").is_dir() else []
-    lines += ["", f"Total notebook wall time: {total:.0f} s. Run records: {len(runs)}.", ""]
+             "Each table of the book is made from run records; a record says which code, commit, "
+             "libraries and machine produced it (`runs/<key>/provenance.json`). Training time is the "
+             "measured time of training and evaluating every run a table uses, pretraining included "
+             "(a run shared by several tables counts in each).", ""]
     table_records = sorted((results_dir / "tables").glob("table*.json")) if (results_dir / "tables").is_dir() else []
     if table_records:
-        lines += ["## Experiment tables", "",
-                  "Measured training and evaluation time of every run a table uses (pretraining "
-                  "included; a run shared by several tables counts in each).", "",
-                  "| table | runs complete | runs missing | wall time (s) |", "|---|---|---|---|"]
+        lines += ["| table | runs | missing | stale | training time | commit | torch | CPU / GPU | finished |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for path in table_records:
-            record = json.loads(path.read_text())
+            record = read_json(path)
+            made = record.get("made_by") or {}
+            commits = ", ".join(c[:10] for c in made.get("commits", [])) or "–"
+            if made.get("dirty"):
+                commits += " (uncommitted changes)"
+            machines = "; ".join(made.get("gpus") or made.get("cpus") or []) or "–"
             lines.append(f"| {record.get('table')} | {record.get('complete')} | {record.get('missing')} "
-                         f"| {record.get('wall_time_s')} |")
+                         f"| {len(record.get('stale', []))} | {_hours(record.get('wall_time_s', 0.0))} "
+                         f"| {commits} | {', '.join(made.get('versions', {}).get('torch', [])) or '–'} "
+                         f"| {machines} | {(made.get('finished') or '–')[:10]} |")
         lines.append("")
-    lines += [
-              "## Environment", "", "| item | value |", "|---|---|"]
-    lines += [f"| {key} | {value} |" for key, value in environment_rows()]
+    env = environment()
+    lines += ["## This build", "", "| item | value |", "|---|---|",
+              f"| CPU | {env['cpu']} ({env['cores']} cores) |", f"| GPU | {env['gpu'] or 'none'} |",
+              f"| platform | {env['platform']} |"]
+    lines += [f"| {name} | {version} |" for name, version in env["versions"].items()]
     return "\n".join(lines) + "\n"
 
 
 def inconsistencies_page() -> str:
-    """Markdown for the page on the paper's inconsistencies (from azlib.results, typed once)."""
-    from azlib.results import PAPER_INCONSISTENCIES
-
+    """Markdown for the page on the paper's inconsistencies (from azlib.paper, typed once)."""
     lines = ["# Where the paper does not add up", "",
              "What a careful reader of the paper finds inconsistent, and what this project does about "
-             "it. The list lives in `azlib/results.py` beside the paper's numbers.", ""]
-    lines += [f"- **{item['where']}.** {item['what']}" for item in PAPER_INCONSISTENCIES]
+             "it. The list lives in `azlib/paper.py` beside the paper's numbers.", ""]
+    lines += [f"- **{item['where']}.** {item['what']}" for item in paper.INCONSISTENCIES]
     return "\n".join(lines) + "\n"
 
 
@@ -120,11 +101,15 @@ def stage(profile: str, results_dir: Path, stage_dir: Path) -> Path:
     figures = results_dir / "figures"
     if figures.is_dir():
         shutil.copytree(figures, stage_dir / "figures")
-    (stage_dir / "status.md").write_text(status_page(profile, results_dir, names))
+    (stage_dir / "status.md").write_text(status_page(profile, results_dir))
     (stage_dir / "inconsistencies.md").write_text(inconsistencies_page())
+    extra = [{"file": "inconsistencies"}, {"file": "status"}]
+    report = reproduction.load(results_dir)
+    if report is not None:
+        (stage_dir / "reproduction.md").write_text(reproduction.page(report))
+        extra.append({"file": "reproduction"})
     toc = {"format": "jb-book", "root": "intro",
-           "chapters": [{"file": f"chapters/{n}"} for n in names]
-           + [{"file": "inconsistencies"}, {"file": "status"}]}
+           "chapters": [{"file": f"chapters/{n}"} for n in names] + extra}
     (stage_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     return stage_dir
 

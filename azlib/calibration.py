@@ -1,18 +1,18 @@
-"""Calibration of the cpu protocol on SynthActions (issue 10): is the benchmark learnable, and
-can zooming matter on it?
+"""Calibration of the cpu protocol on SynthActions: is the benchmark learnable, and can zooming
+matter on it?
 
-From saved run records only (no re-run): accuracy per true figure-size bin for the baseline,
+From saved run records only (no re-run): accuracy per true figure-size bin for the centre crop,
 the oracle crops and adaptive zoom (``predictions.npz`` holds per-video scores, the mean θ and
 the mean true box), the correlation of the learned scale with the true figure size, the share of
 the scale-only headroom that adaptive zoom captures, learning curves from ``log.jsonl``, the
-measured cost per run, and the attempts record (``results/<profile>/calibration/attempts.jsonl``,
-one JSON object per configuration tried, failures included).
+measured time per run, and the attempts record (``results/<profile>/calibration/attempts.jsonl``,
+one JSON object per configuration tried, failures included). Methods are the rows of the
+'oracle' table, named by their stable keys (centre, adaptive, oracle_box, oracle_scale).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -20,12 +20,17 @@ import numpy as np
 import pandas as pd
 
 from azlib import records
+from azlib.config import REPO_ROOT, Profile
+from azlib.files import to_jsonable, write_text
+from azlib.grid import MAIN_MODELS, TABLES
+from azlib.records import RunRecord
+from azlib.runner import find_record
+from azlib.settings import to_dict
+from azlib.tables import planned_records, table
+from azlib.training.evaluate import correct
 
 #: edges of the figure-height bins (fraction of the frame height)
 SIZE_BINS = (0.0, 0.35, 0.5, 0.7, 1.01)
-#: the 'oracle' table's rows (experiments.TABLES['oracle']) under short names
-ORACLE_ROWS = {"baseline": "Centre crop", "adaptive": "Adaptive", "oracle": "Oracle box",
-               "oracle_scale": "Oracle scale (centred)"}
 #: fields every attempt record must have
 ATTEMPT_FIELDS = ("name", "changed", "backbone", "seeds", "baseline_top1", "adaptive_top1",
                   "oracle_scale_top1", "scale_size_corr", "seconds_per_run", "verdict")
@@ -38,8 +43,6 @@ def attempts_path(out_dir) -> Path:
 def find_attempts(out_dir) -> Path:
     """The attempts record of ``out_dir``, else the committed cpu one (the calibration is done
     once, on the cpu profile; other profiles show its record)."""
-    from azlib.config import REPO_ROOT
-
     own = attempts_path(out_dir)
     return own if own.is_file() else attempts_path(REPO_ROOT / "results" / "cpu")
 
@@ -55,12 +58,6 @@ def figure_height(predictions: Mapping) -> np.ndarray:
     if np.isnan(box).any():
         raise ValueError("predictions['box'] holds NaN: figure sizes are known on SynthActions only")
     return (box[:, 3] - box[:, 1]) / 2.0
-
-
-def correct(predictions: Mapping) -> np.ndarray:
-    """Per-video top-1 correctness (0/1 floats)."""
-    return records.topk_correct(np.asarray(predictions["scores"]),
-                                np.asarray(predictions["labels"]), 1).astype(float)
 
 
 def size_bin_labels(bins: Sequence[float] = SIZE_BINS) -> list[str]:
@@ -139,59 +136,55 @@ def box_table(predictions: Mapping) -> pd.DataFrame:
 # --- from the run records ---------------------------------------------------------------------
 
 def learning_curve(folder) -> pd.DataFrame:
-    """A run's per-epoch log (epoch, loss, accuracy, time_s)."""
+    """A run's per-epoch log (epoch, loss, training accuracy, time_s)."""
     path = Path(folder) / records.LOG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no training log; the run has not trained an epoch")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    frame = pd.DataFrame(rows)
-    return frame.rename(columns={"acc": "accuracy"})
+    return pd.DataFrame(rows).rename(columns={"acc": "train_accuracy"})
 
 
-def oracle_table_runs(cfg: dict, out_dir) -> dict[str, list[Path]]:
-    """Finished run folders (one per seed) of each row of the 'oracle' table, by short name."""
-    from azlib import experiments
-
-    found: dict[str, list[Path]] = {name: [] for name in ORACLE_ROWS}
-    by_label = {label: name for name, label in ORACLE_ROWS.items()}
-    for p in experiments.plan("oracle", cfg, out_dir):
-        folder = records.run_dir(out_dir, p.config)
-        if p.row.label in by_label and records.is_complete(folder):
-            found[by_label[p.row.label]].append(folder)
+def oracle_runs(profile: Profile, out_dir) -> dict[str, list[RunRecord]]:
+    """Finished records (one per seed) of each row of the 'oracle' table, by row key."""
+    found: dict[str, list[RunRecord]] = {row.key: [] for row in TABLES["oracle"].rows}
+    for p, record, _ in planned_records("oracle", profile, out_dir):
+        if record is not None:
+            found[p.row.key].append(record)
     return found
 
 
-def pretraining_runs(cfg: dict, out_dir, table_id: str = "oracle") -> list[Path]:
-    """Finished pretraining run folders (SynthActions-Pretrain) the table's runs fine-tune from."""
-    from azlib import experiments
-
-    folders = {records.run_dir(out_dir, p.pretrain) for p in experiments.plan(table_id, cfg, out_dir)
-               if p.pretrain}
-    return sorted(f for f in folders if records.is_complete(f))
-
-
-def load_predictions(folders: Sequence[Path]) -> list[dict]:
-    return [records.load_predictions(f) for f in folders]
+def pretraining_runs(profile: Profile, out_dir, table_id: str = "oracle") -> list[RunRecord]:
+    """Finished pretraining records (SynthActions-Pretrain) the table's runs fine-tune from."""
+    found = {}
+    for p, _, _ in planned_records(table_id, profile, out_dir):
+        if p.pretrain is not None:
+            record = find_record(p.pretrain, out_dir).record
+            if record is not None:
+                found[record.key] = record
+    return [found[k] for k in sorted(found)]
 
 
-def summary(runs: Mapping[str, Sequence[Path]]) -> pd.DataFrame:
+def predictions_of(runs: Sequence[RunRecord]) -> list[dict]:
+    return [records.load_predictions(r.folder) for r in runs]
+
+
+def summary(runs: Mapping[str, Sequence[RunRecord]]) -> pd.DataFrame:
     """Per method: top-1 mean, min and max over seeds, seconds per run, and the correlations
     of the learned scale (area, x, y) with the true figure height (mean over seeds; NaN for a
     fixed crop)."""
     rows = []
-    for method, folders in runs.items():
-        if not folders:
+    for method, runs_ in runs.items():
+        if not runs_:
             continue
-        metrics = [records.read_json(Path(f) / records.METRICS_FILE) for f in folders]
-        top1 = np.array([m["top1"] for m in metrics])
-        preds = load_predictions(folders)
-        row = {"method": method, "seeds": len(folders), "top1": top1.mean(),
+        top1 = np.array([r.metrics["top1"] for r in runs_])
+        preds = predictions_of(runs_)
+        row = {"method": method, "seeds": len(runs_), "top1": top1.mean(),
                "top1_min": top1.min(), "top1_max": top1.max(), "spread": top1.max() - top1.min()}
         for axis in SCALE_AXES:
             corr = np.array([scale_size_correlation(p, axis) for p in preds])
             name = "scale_size_corr" if axis == "area" else f"scale_{axis}_size_corr"
             row[name] = float(np.nanmean(corr)) if not np.isnan(corr).all() else float("nan")
-        row["seconds_per_run"] = float(np.mean([m.get("wall_time_s", np.nan) for m in metrics]))
+        row["seconds_per_run"] = float(np.mean([r.metrics.get("wall_time_s", np.nan) for r in runs_]))
         rows.append(row)
     return pd.DataFrame(rows).set_index("method") if rows else pd.DataFrame()
 
@@ -207,16 +200,16 @@ def _baseline_in_range(top1: float) -> bool:
 
 
 def goals(frame: pd.DataFrame) -> pd.DataFrame:
-    """The issue's goals checked on a :func:`summary` of the oracle table."""
+    """The calibration goals checked on a :func:`summary` of the oracle table."""
     get = lambda m, c: float(frame.loc[m, c]) if m in frame.index else float("nan")
-    base, az = get("baseline", "top1"), get("adaptive", "top1")
-    oracle, oracle_scale = get("oracle", "top1"), get("oracle_scale", "top1")
+    base, az = get("centre", "top1"), get("adaptive", "top1")
+    oracle, oracle_scale = get("oracle_box", "top1"), get("oracle_scale", "top1")
     checks = [
-        (f"baseline top-1 in [{BASELINE_RANGE[0]}, {BASELINE_RANGE[1]}] %", base, _baseline_in_range(base)),
-        (f"baseline seeds within {MAX_SEED_SPREAD} points", get("baseline", "spread"),
-         get("baseline", "spread") <= MAX_SEED_SPREAD),
-        (f"oracle − baseline ≥ {MIN_GAIN} points", oracle - base, oracle - base >= MIN_GAIN),
-        (f"adaptive − baseline ≥ {MIN_GAIN} points", az - base, az - base >= MIN_GAIN),
+        (f"centre crop top-1 in [{BASELINE_RANGE[0]}, {BASELINE_RANGE[1]}] %", base, _baseline_in_range(base)),
+        (f"centre-crop seeds within {MAX_SEED_SPREAD} points", get("centre", "spread"),
+         get("centre", "spread") <= MAX_SEED_SPREAD),
+        (f"oracle box − centre crop ≥ {MIN_GAIN} points", oracle - base, oracle - base >= MIN_GAIN),
+        (f"adaptive − centre crop ≥ {MIN_GAIN} points", az - base, az - base >= MIN_GAIN),
         ("adaptive captures ≥ 2/3 of the scale-only headroom",
          headroom_captured(base, az, oracle_scale), headroom_captured(base, az, oracle_scale) >= 2 / 3),
         ("learned scale ~ true size correlation ≥ +0.6", get("adaptive", "scale_size_corr"),
@@ -226,26 +219,22 @@ def goals(frame: pd.DataFrame) -> pd.DataFrame:
                          for g, v, ok in checks]).set_index("goal")
 
 
-def main_table_goals(cfg: dict, out_dir, table_id: str = "1") -> pd.DataFrame:
-    """The issue's per-backbone goals on the main table's first cell (SynthActions split 1):
-    each centre-crop baseline in [50, 90] % with its seeds within 5 points, and adaptive zoom
-    ≥ +5 points over it with the paired bootstrap interval above zero. One row per backbone."""
-    from azlib import experiments
-
-    frame = experiments.table(table_id, out_dir, cfg)
-    planned = experiments.plan(table_id, cfg, out_dir)
-    cell = planned[0]
+def main_table_goals(profile: Profile, out_dir, table_id: str = "1") -> pd.DataFrame:
+    """The per-backbone goals on the main table's first cell (SynthActions split 1): each
+    centre-crop baseline in [50, 90] % with its seeds within 5 points, and adaptive zoom ≥ +5
+    points over it with the paired bootstrap interval above zero. One row per backbone."""
+    frame = table(table_id, profile, out_dir)
+    found = planned_records(table_id, profile, out_dir)
+    cell = (found[0][0].dataset, found[0][0].split)
     seeds: dict[str, list[float]] = {}
-    for p in planned:
-        folder = records.run_dir(out_dir, p.config)
-        if (p.dataset, p.split) == (cell.dataset, cell.split) and records.is_complete(folder):
-            seeds.setdefault(p.row.label, []).append(records.read_json(folder / records.METRICS_FILE)["top1"])
+    for p, record, _ in found:
+        if (p.dataset, p.split) == cell and record is not None:
+            seeds.setdefault(p.row.key, []).append(record.metrics["top1"])
     if not frame.empty:  # Tables 1-3 may hold several cells; the goals are about the first
-        frame = frame[(frame["dataset"] == experiments.DATASET_LABELS.get(cell.dataset, cell.dataset))
-                      & (frame["split"] == cell.split)]
+        frame = frame[(frame["key"].isin(seeds)) & (frame["split"] == cell[1])].set_index("key")
     rows = []
-    for name in experiments.MAIN_MODELS:
-        az = f"{name} + AZ"
+    for name in MAIN_MODELS:
+        az = f"{name}+AZ"
         if name not in seeds or az not in seeds:  # not run yet (chapter 02 runs Table 1)
             continue
         baseline, spread = float(frame.loc[name, "top1"]), float(np.ptp(seeds[name]))
@@ -259,24 +248,23 @@ def main_table_goals(cfg: dict, out_dir, table_id: str = "1") -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("backbone") if rows else pd.DataFrame()
 
 
-def cost_table(folders: Sequence[Path]) -> pd.DataFrame:
+def run_times(runs: Sequence[RunRecord]) -> pd.DataFrame:
     """Measured seconds of finished runs: training, evaluation, whole run (data included)."""
     rows = []
-    for folder in folders:
-        run = records.load_run(folder)
-        m, c = run["metrics"], run["config"]
-        rows.append({"hash": run["hash"], "kind": m.get("kind"), "backbone": c["model"]["backbone"],
-                     "zoom": c["model"].get("zoom"), "theta_source": c["train"].get("theta_source"),
+    for run in runs:
+        m, c = run.metrics, run.config
+        rows.append({"run": run.key, "kind": m.get("kind"), "backbone": c["model"]["backbone"],
+                     "zoom": c["model"]["zoom"], "theta_source": c["train"]["theta_source"],
                      "epochs": m.get("epochs"), "train_s": m.get("train_time_s"),
                      "eval_s": m.get("eval_time_s"), "wall_s": m.get("wall_time_s")})
     return pd.DataFrame(rows)
 
 
-def profile_values(cfg: dict, sections=("synth", "pretrain", "clip", "model", "train")) -> pd.DataFrame:
+def profile_values(profile: Profile, sections=("synth", "pretrain", "clip", "model", "train")) -> pd.DataFrame:
     """The chosen profile values, one row per key (for display beside their cost)."""
     rows = []
     for section in sections:
-        for key, value in (cfg.get(section) or {}).items():
+        for key, value in to_dict(getattr(profile, section)).items():
             rows.append({"section": section, "key": key, "value": json.dumps(value)})
     return pd.DataFrame(rows)
 
@@ -290,14 +278,10 @@ def append_attempt(path, attempt: Mapping) -> Path:
     if missing:
         raise ValueError(f"attempt {attempt.get('name')!r}: missing field(s) {missing}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     old = path.read_text() if path.is_file() else ""
     if old and not old.endswith("\n"):
         old += "\n"
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_text(old + json.dumps(dict(attempt), sort_keys=True, default=records._jsonable) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, old + json.dumps(dict(attempt), sort_keys=True, default=to_jsonable) + "\n")
 
 
 def load_attempts(path) -> pd.DataFrame:

@@ -1,31 +1,17 @@
-"""MPEG-4 Part 2 encoding and compressed-domain extraction with PyAV.
+"""Video containers with PyAV: open, probe, decode to RGB, encode and re-encode to MPEG-4 Part 2.
 
-The LNet of the paper reads, per frame, the motion vectors and residuals of the compressed
-stream, accumulated inside each GoP as in CoViAR (Wu et al., CVPR 2018). CoViAR reads them
-with a patched FFmpeg C extension; here FFmpeg's own exported motion vectors
-(``flags2=+export_mvs``, frame side data ``MOTION_VECTORS``) are read through PyAV, and the
-residual is rebuilt from the decoded RGB frames:
-
-* ``mv``: per pixel, the whole-pixel offset (dx, dy) from the pixel to its reference location
-  in the previous decoded frame (``src - dst`` of its block, as FFmpeg and CoViAR round it);
-* ``residual``: RGB frame minus the previous RGB frame sampled at the reference location;
-* CoViAR accumulation: each pixel keeps a trace to a location in the GoP's I-frame,
-  ``trace_t(p) = trace_{t-1}(p + mv_t(p))``, so ``mv_accumulated = trace - p`` and
-  ``residual_accumulated = frame - I_frame[trace]``. Pixels of intra-coded blocks carry no
-  vector and keep the trace of the same location (zero motion), as CoViAR does. Reference
-  locations outside the picture are clamped to its border, as the decoder's edge extension does.
-
-Only I- and P-frames of single-reference codecs are supported (CoViAR's setting): a stream with
-B-frames, or of another codec, stops with a message to re-encode it with
-``python -m azlib reencode``.
+The compressed-domain fields (motion vectors, residuals) need MPEG-4 Part 2 with I- and P-frames
+only, one I-frame every 12 frames (CoViAR's convention): :func:`reencode` and
+:func:`reencode_dataset` turn any decodable video into that, keeping every frame or saying why
+not; :mod:`azlib.extraction` reads the fields. Decoding uses one thread per video (parallelism
+is across videos), so the same file gives the same frames on every machine.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,21 +19,18 @@ from typing import Iterable, Iterator
 
 import av
 import numpy as np
-from av.video.frame import PictureType
+
+from azlib.errors import VideoError
+from azlib.files import atomic_path, remove_stale_partials
+from azlib.parallel import parallel_map
 
 GOP_SIZE = 12  # the CoViAR convention: one I-frame every 12 frames
 MPEG4_QSCALE = 3  # fixed quantiser (1 best .. 31 worst): high quality, real residuals
 REENCODE_HEIGHT = 256  # the paper's 64x86 LNet input is 256x344 / 4
+#: what counts as a video file, wherever azlib looks for videos (dataset readers included)
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
-# Codecs whose P-frames reference only the previous decoded frame, so "source = -1" means t-1.
-# (H.264/HEVC P-frames may reference older frames: re-encode those.)
-SINGLE_REFERENCE_CODECS = ("mpeg4",)
 PICT_I, PICT_P, PICT_B = ord("I"), ord("P"), ord("B")
 REENCODE_HINT = "re-encode it with `python -m azlib reencode IN OUT` (MPEG-4 Part 2, GoP 12, no B-frames)"
-
-
-class VideoError(RuntimeError):
-    """A video that cannot be used; the message names the file and what to do."""
 
 
 @dataclass(frozen=True)
@@ -60,26 +43,21 @@ class VideoInfo:
     codec: str
 
 
-def _tmp_path(dst: Path) -> Path:
-    # Same directory and same suffix, so the container is chosen by extension and rename is atomic.
-    return dst.with_name(f".{dst.stem}.partial-{os.getpid()}{dst.suffix}")
-
-
 def encode_frames(
     frames: Iterable[np.ndarray],
     dst: str | os.PathLike,
     fps: int | Fraction = 25,
     gop: int = GOP_SIZE,
     qscale: int = MPEG4_QSCALE,
-) -> Path:
+) -> int:
     """Encode RGB uint8 frames (H, W, 3) to MPEG-4 Part 2 (.avi/.mp4), GoP ``gop``, no B-frames.
 
     Written to a temporary file and renamed, so a failure never leaves a half-written video.
+    Returns the number of frames encoded.
     """
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(dst)
-    try:
+    count = 0
+    with atomic_path(dst) as tmp:
         with av.open(str(tmp), mode="w") as container:
             stream = None
             for frame in frames:
@@ -105,21 +83,18 @@ def encode_frames(
                 video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
                 for packet in stream.encode(video_frame):
                     container.mux(packet)
+                count += 1
             if stream is None:
                 raise VideoError(f"{dst}: no frames to encode")
             for packet in stream.encode():
                 container.mux(packet)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dst
+    return count
 
 
 # --------------------------------------------------------------------------- opening and probing
 
 
-def _open(path: str | os.PathLike):
+def open_video(path: str | os.PathLike):
     """Open ``path`` and return (container, video stream); VideoError for every unusable file."""
     path = Path(path)
     if not path.exists():
@@ -147,21 +122,25 @@ def _open(path: str | os.PathLike):
     return container, stream
 
 
+def count_packets(container, stream) -> int:
+    """Frames stored in the stream, counted from its packets (no decoding)."""
+    return sum(1 for packet in container.demux(stream) if packet.size)
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Frame count, size, frame rate and codec of the first video stream (no decoding)."""
-    container, stream = _open(path)
+    container, stream = open_video(path)
     try:
-        num_frames = stream.frames
-        if not num_frames:  # some containers do not store the count: count packets instead
-            num_frames = sum(1 for packet in container.demux(stream) if packet.size)
+        num_frames = stream.frames or count_packets(container, stream)  # some containers store no count
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         return VideoInfo(str(path), int(num_frames), stream.height, stream.width, fps, stream.codec_context.name)
     finally:
         container.close()
 
 
-def _frames(path, stream, container, max_frames, state: dict) -> Iterator[av.VideoFrame]:
-    """Decoded frames; stops at the first damaged frame and records it in ``state['truncated_at']``."""
+def read_frames(path, stream, container, max_frames, state: dict, warn: bool = True) -> Iterator[av.VideoFrame]:
+    """Decoded frames; stops at the first damaged frame and records it in ``state['truncated_at']``
+    (-1 when the whole stream decoded), with a warning unless ``warn`` is False."""
     expected = stream.frames or 0
     index = 0
     state["truncated_at"] = -1
@@ -179,7 +158,8 @@ def _frames(path, stream, container, max_frames, state: dict) -> Iterator[av.Vid
         state["error"] = str(error)
     if state["truncated_at"] < 0 and expected and index < expected and (max_frames is None or index < max_frames):
         state["truncated_at"] = index  # the header promised more frames than the file holds
-    if state["truncated_at"] >= 0:
+    state["decoded"], state["expected"] = index, expected
+    if state["truncated_at"] >= 0 and warn:
         warnings.warn(
             f"{path}: truncated or damaged: decoded {index} valid frames of "
             f"{expected or 'an unknown number'}; using those (re-download the file to get the rest)",
@@ -187,7 +167,8 @@ def _frames(path, stream, container, max_frames, state: dict) -> Iterator[av.Vid
         )
 
 
-def _check_length(path, num_frames: int, min_frames: int) -> None:
+def require_frames(path, num_frames: int, min_frames: int) -> None:
+    """Stop unless at least ``min_frames`` (and at least one) frames were decoded."""
     if num_frames == 0:
         raise VideoError(f"{path}: no decodable video frame (damaged or truncated file); re-download or "
                          "re-encode it")
@@ -205,16 +186,16 @@ def decode_rgb(
     min_frames: int = 1,
 ) -> np.ndarray:
     """Decode to uint8 RGB (T, H, W, 3); ``size=(H, W)`` resizes (area interpolation)."""
-    container, stream = _open(path)
+    container, stream = open_video(path)
     state: dict = {}
     kwargs = {"format": "rgb24", "threads": 1}
     if size is not None:
         kwargs.update(height=int(size[0]), width=int(size[1]), interpolation="AREA")
     try:
-        frames = [f.to_ndarray(**kwargs) for f in _frames(path, stream, container, max_frames, state)]
+        frames = [f.to_ndarray(**kwargs) for f in read_frames(path, stream, container, max_frames, state)]
     finally:
         container.close()
-    _check_length(path, len(frames), min_frames)
+    require_frames(path, len(frames), min_frames)
     return np.stack(frames)
 
 
@@ -232,13 +213,18 @@ def reencode(
     gop: int = GOP_SIZE,
     qscale: int = MPEG4_QSCALE,
     width: int | None = None,
-) -> Path:
+    allow_truncated: bool = False,
+) -> dict:
     """Re-encode any decodable video to MPEG-4 Part 2 (GoP ``gop``, no B-frames), atomically.
 
     ``height`` (None: keep) sets the output height; the width keeps the aspect ratio unless
-    ``width`` is given. Both are rounded to even numbers (4:2:0 chroma).
+    ``width`` is given. Both are rounded to even numbers (4:2:0 chroma). A source that stops
+    decoding before its end (damaged or cut short) raises VideoError and writes nothing, unless
+    ``allow_truncated``; the output's frames are counted back and must equal those decoded.
+    Returns {'frames': written, 'source_frames': the count the source's header promises (0 when
+    it has none), 'truncated_at': -1 or the first frame that could not be decoded}.
     """
-    container, stream = _open(src)
+    container, stream = open_video(src)
     fps = stream.average_rate or stream.guessed_rate or Fraction(25)
     fps = Fraction(fps).limit_denominator(65535)  # MPEG-4 time bases are 16-bit
     in_h, in_w = stream.height, stream.width
@@ -247,18 +233,34 @@ def reencode(
     state: dict = {}
 
     def frames():
-        for frame in _frames(src, stream, container, None, state):
+        for frame in read_frames(src, stream, container, None, state, warn=False):
             yield frame.to_ndarray(format="rgb24", width=out_w, height=out_h,
                                    interpolation="AREA", threads=1)
+        if state["truncated_at"] >= 0 and not allow_truncated:
+            raise VideoError(
+                f"{src}: truncated or damaged: frames decode up to {state['truncated_at']} of "
+                f"{state['expected'] or 'an unknown number'}; nothing written (re-download the file, "
+                "or pass --allow-truncated to keep the frames that decode)")
 
     try:
-        return encode_frames(frames(), dst, fps=fps, gop=gop, qscale=qscale)
+        written = encode_frames(frames(), dst, fps=fps, gop=gop, qscale=qscale)
     except VideoError as error:
         if "no frames to encode" in str(error):
             raise VideoError(f"{src}: no decodable video frame; re-download the file") from None
         raise
     finally:
         container.close()
+    out_container, out_stream = open_video(dst)
+    try:
+        stored = count_packets(out_container, out_stream)
+    finally:
+        out_container.close()
+    if stored != written:
+        Path(dst).unlink(missing_ok=True)
+        raise VideoError(f"{dst}: {stored} frames stored but {written} encoded from {src}; output "
+                         "removed (a disk or encoder problem: try again)")
+    return {"frames": written, "source_frames": int(state.get("expected") or 0),
+            "truncated_at": int(state["truncated_at"])}
 
 
 def find_videos(root: str | os.PathLike) -> list[Path]:
@@ -272,515 +274,48 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
     )
 
 
-def _reencode_job(src: str, dst: str, height, gop, qscale, width) -> tuple[str, str | None]:
+def _reencode_job(src: str, dst: str, options: dict) -> tuple[str, dict | str]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reencode(src, dst, height=height, gop=gop, qscale=qscale, width=width)
-        return src, None
-    except Exception as error:  # reported in the summary, never dropped silently
-        return src, f"{type(error).__name__}: {error}"
+        return "done", reencode(src, dst, **options)
+    except VideoError as error:  # reported in the summary, never dropped silently
+        return ("truncated" if "truncated or damaged" in str(error) else "failed"), str(error)
+    except Exception as error:
+        return "failed", f"{src}: {type(error).__name__}: {error}"
 
 
-def reencode_dataset(
-    src_dir: str | os.PathLike,
-    dst_dir: str | os.PathLike,
-    height: int | None = REENCODE_HEIGHT,
-    gop: int = GOP_SIZE,
-    qscale: int = MPEG4_QSCALE,
-    workers: int = 2,
-    suffix: str = ".avi",
-    progress: bool = True,
-    width: int | None = None,
-) -> dict:
-    """Re-encode every video under ``src_dir`` into the same layout under ``dst_dir``.
+def reencode_dataset(src_dir: str | os.PathLike, dst_dir: str | os.PathLike, *, workers: int = 2,
+                     suffix: str = ".avi", progress: bool = True, **options) -> dict:
+    """Re-encode every video under ``src_dir`` into the same layout under ``dst_dir``, each with
+    :func:`reencode` and its ``options`` (height, gop, qscale, width, allow_truncated).
 
-    Files already present in ``dst_dir`` are skipped (writes are atomic, so a present file is
-    complete). Returns {'done': [...], 'skipped': [...], 'failed': {src: reason}}.
+    Outputs already present are skipped (writes are atomic, so a present file is complete);
+    temporary files of a killed earlier run are removed first. Two sources that would give one
+    output (``x.avi`` and ``x.mp4``) are both refused, never one silently lost. Returns
+    {'done': {src: frames}, 'kept_truncated': {src: frames}, 'skipped': [src], 'truncated':
+    {src: reason}, 'failed': {src: reason}, 'collisions': {dst: [srcs]}}.
     """
-    from tqdm import tqdm
-
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
-    jobs, skipped = [], []
+    remove_stale_partials(dst_dir)
+    targets: dict[Path, list[Path]] = defaultdict(list)
     for src in find_videos(src_dir):
-        dst = (dst_dir / src.relative_to(src_dir)).with_suffix(suffix)
-        (skipped if dst.exists() else jobs).append((str(src), str(dst)))
-    done, failed = [], {}
-    bar = tqdm(total=len(jobs), desc="reencode", unit="video", disable=not progress)
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(_reencode_job, s, d, height, gop, qscale, width) for s, d in jobs]
-        for future in as_completed(futures):
-            src, error = future.result()
-            if error:
-                failed[src] = error
-            else:
-                done.append(src)
-            bar.update()
-    bar.close()
-    return {"done": sorted(done), "skipped": [s for s, _ in skipped], "failed": failed}
-
-
-# --------------------------------------------------------------------------- motion vectors
-
-VECTOR_FIELDS = ("source", "w", "h", "src_x", "src_y", "dst_x", "dst_y", "motion_x", "motion_y", "motion_scale")
-
-
-def _side_vectors(frame: av.VideoFrame) -> np.ndarray | None:
-    side = frame.side_data.get("MOTION_VECTORS")
-    return None if side is None else side.to_ndarray()
-
-
-def block_vectors(frame: av.VideoFrame) -> np.ndarray:
-    """FFmpeg's exported vectors of one frame as int32 (N, 10), columns ``VECTOR_FIELDS``.
-
-    (The column order of the mv-extractor package, so the two can be compared directly.)
-    """
-    vectors = _side_vectors(frame)
-    if vectors is None:
-        return np.zeros((0, len(VECTOR_FIELDS)), np.int32)
-    return np.stack([vectors[name].astype(np.int32) for name in VECTOR_FIELDS], axis=1)
-
-
-@dataclass
-class BlockMotion:
-    """One frame's vectors painted on a block grid: cell (i, j) covers pixels
-    [i*grid, (i+1)*grid) x [j*grid, (j+1)*grid). ``dx``/``dy`` int64 point from the block to its
-    reference (FFmpeg's ``src - dst``); ``coded`` is False for intra blocks (no vector)."""
-
-    grid: int
-    dx: np.ndarray
-    dy: np.ndarray
-    coded: np.ndarray
-
-    def expand(self, cells: np.ndarray, height: int, width: int) -> np.ndarray:
-        """Blow a (hb, wb) cell array up to pixels, (height, width)."""
-        hb, wb, g = *cells.shape, self.grid
-        full = np.broadcast_to(cells[:, None, :, None], (hb, g, wb, g)).reshape(hb * g, wb * g)
-        return full[:height, :width]
-
-
-def block_motion(vectors: np.ndarray | None, height: int, width: int) -> BlockMotion:
-    """Paint the exported vectors on the coarsest grid all blocks align to.
-
-    16 for plain MPEG-4 macroblocks, 8 when 4MV (8x8) blocks occur; block (w, h) centred at
-    (dst_x, dst_y) covers [dst - w/2, dst + w/2). Vectorised: no per-pixel Python loop.
-    """
-    if vectors is None or len(vectors) == 0:
-        grid = 16
-        shape = (-(-height // grid), -(-width // grid))
-        zeros = np.zeros(shape, np.int64)
-        return BlockMotion(grid, zeros, zeros, np.zeros(shape, bool))
-    w, h = vectors["w"].astype(np.int64), vectors["h"].astype(np.int64)
-    x0 = vectors["dst_x"].astype(np.int64) - w // 2
-    y0 = vectors["dst_y"].astype(np.int64) - h // 2
-    dx = vectors["src_x"].astype(np.int64) - vectors["dst_x"]
-    dy = vectors["src_y"].astype(np.int64) - vectors["dst_y"]
-    if (x0 < 0).any() or (y0 < 0).any():
-        raise ValueError("motion vector block starts outside the picture")
-    grid = int(np.gcd.reduce(np.concatenate([w, h, x0, y0])))
-    hb = max(-(-height // grid), int((y0 + h).max()) // grid)
-    wb = max(-(-width // grid), int((x0 + w).max()) // grid)
-    cell_dx = np.zeros((hb, wb), np.int64)
-    cell_dy = np.zeros((hb, wb), np.int64)
-    coded = np.zeros((hb, wb), bool)
-    if w.min() == w.max() and h.min() == h.max():
-        groups = [np.ones(len(w), bool)]  # the usual case: one block size in the frame
-    else:
-        groups = [(w == bw) & (h == bh) for bw, bh in set(zip(w.tolist(), h.tolist()))]
-    for sel in groups:
-        bw, bh = int(w[sel][0]), int(h[sel][0])
-        rows = (y0[sel] // grid)[:, None, None] + np.arange(bh // grid)[None, :, None]
-        cols = (x0[sel] // grid)[:, None, None] + np.arange(bw // grid)[None, None, :]
-        cell_dx[rows, cols] = dx[sel][:, None, None]
-        cell_dy[rows, cols] = dy[sel][:, None, None]
-        coded[rows, cols] = True
-    return BlockMotion(grid, cell_dx, cell_dy, coded)
-
-
-def pixel_motion(vectors: np.ndarray | None, height: int, width: int):
-    """Per-pixel (dx, dy) int64 to the reference location (before clamping to the picture),
-    and the intra mask (pixels of P-frames that no vector covers)."""
-    blocks = block_motion(vectors, height, width)
-    return (blocks.expand(blocks.dx, height, width), blocks.expand(blocks.dy, height, width),
-            ~blocks.expand(blocks.coded, height, width))
-
-
-def _check_vectors(path, index: int, frame: av.VideoFrame, vectors: np.ndarray | None) -> int:
-    """The frame's picture type as ASCII; stops on B-frames or future references."""
-    kind = PictureType(frame.pict_type).name
-    if kind not in ("I", "P"):
-        raise VideoError(
-            f"{path}: frame {index} is a {kind}-frame; the extraction follows CoViAR and supports "
-            f"I- and P-frames only (B-frames would give wrong fields): {REENCODE_HINT}"
-        )
-    if vectors is not None and len(vectors) and (vectors["source"] > 0).any():
-        raise VideoError(
-            f"{path}: frame {index} has motion vectors that reference a future frame (B-frame "
-            f"prediction); only past references are supported: {REENCODE_HINT}"
-        )
-    return ord(kind)
-
-
-def _open_for_vectors(path):
-    container, stream = _open(path)
-    codec = stream.codec_context.name
-    if codec not in SINGLE_REFERENCE_CODECS:
-        container.close()
-        raise VideoError(
-            f"{path}: codec {codec!r} is not MPEG-4 Part 2; its motion vectors may reference frames "
-            f"other than the previous one: {REENCODE_HINT}"
-        )
-    stream.codec_context.options = {"flags2": "+export_mvs"}
-    return container, stream
-
-
-def motion_vectors(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
-    """Per decoded frame, the block vectors of :func:`block_vectors` (empty for I-frames)."""
-    container, stream = _open_for_vectors(path)
-    state: dict = {}
-    try:
-        return [block_vectors(f) for f in _frames(path, stream, container, max_frames, state)]
-    finally:
-        container.close()
-
-
-# --------------------------------------------------------------------------- CoViAR tracing
-
-
-class _Tracer:
-    """Per-pixel reference locations and CoViAR traces back to the GoP's I-frame.
-
-    Two index spaces, both int64: ``y * W + x`` (picture order, to gather from (H, W) arrays)
-    and the "location" ``y * P + x`` with a power-of-two row stride P >= W. A trace holds
-    locations: one ``np.take`` moves a whole trace field, shifts and masks split it into
-    (y, x), and it directly indexes a frame stored with row stride P (:meth:`padded`).
-    """
-
-    def __init__(self, height: int, width: int):
-        self.height, self.width = height, width
-        self.shift = max(width - 1, 1).bit_length()
-        self.stride = 1 << self.shift
-        self.ys = np.arange(height, dtype=np.int64)[:, None]
-        self.xs = np.arange(width, dtype=np.int64)[None, :]
-        self.identity = self.ys * self.stride + self.xs
-        self.trace = self.identity
-        self._coords: dict = {}
-
-    def reference(self, blocks: BlockMotion, location: bool = True):
-        """(picture index, location or None) of each pixel's reference, clamped to the picture.
-
-        Rows clamp per (block, row) and columns per (block, column) on the small block grid;
-        one broadcast add then forms each pixel field.
-        """
-        g, (hb, wb) = blocks.grid, blocks.dx.shape
-        if (g, hb, wb) not in self._coords:
-            self._coords[(g, hb, wb)] = (np.arange(hb * g).reshape(hb, 1, g),
-                                         np.arange(wb * g).reshape(1, wb, g))
-        rows, cols = self._coords[(g, hb, wb)]
-        ry = np.clip(rows + blocks.dy[:, :, None], 0, self.height - 1)  # (hb, wb, g): block, row
-        rx = np.clip(cols + blocks.dx[:, :, None], 0, self.width - 1)  # (hb, wb, g): block, column
-        ry = ry.transpose(0, 2, 1)[:, :, :, None]  # (hb, g, wb, 1)
-        rx = rx[:, None, :, :]  # (hb, 1, wb, g)
-        shape, crop = (hb * g, wb * g), (slice(0, self.height), slice(0, self.width))
-        # order="C" keeps the (hb, g, wb, g) result contiguous, so the reshape is free.
-        index = np.add(ry * self.width, rx, order="C").reshape(shape)[crop]
-        if not location:
-            return index, None
-        return index, np.add(ry << self.shift, rx, order="C").reshape(shape)[crop]
-
-    def start_gop(self) -> None:
-        self.trace = self.identity
-
-    def follow(self, reference_index: np.ndarray) -> np.ndarray:
-        """trace_t(p) = trace_{t-1}(reference_t(p)); returns the new trace (locations)."""
-        self.trace = np.take(self.trace, reference_index)
-        return self.trace
-
-    def padded(self, image: np.ndarray) -> np.ndarray:
-        """``image`` (H, W) copied into rows of stride P, so locations index it directly."""
-        out = np.zeros((self.height, self.stride), image.dtype)
-        out[:, : self.width] = image
-        return out
-
-    def offsets(self, location: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dx, dy) from each pixel to the location."""
-        return (location & (self.stride - 1)) - self.xs, (location >> self.shift) - self.ys
-
-
-def _rgba_words(frame: av.VideoFrame) -> np.ndarray:
-    """RGB(A) pixels as one uint32 word each, (H, W): one gather moves all three channels."""
-    return frame.to_ndarray(format="rgba", threads=1).view(np.uint32)[..., 0]
-
-
-def _residual(current: np.ndarray, reference_words: np.ndarray) -> np.ndarray:
-    """int16 (H, W, 3): current RGB minus the gathered reference RGB."""
-    ref = reference_words.view(np.uint8).reshape(*reference_words.shape, 4)
-    cur = current.view(np.uint8).reshape(*current.shape, 4)
-    return cur[..., :3].astype(np.int16) - ref[..., :3]
-
-
-def _residual_magnitude(current: np.ndarray, reference_words: np.ndarray) -> np.ndarray:
-    """Eq. 1, sqrt(sum_c R_c^2), float32 (H, W), from packed RGBA words.
-
-    |R_c| per byte with uint8 max - min, then the three bytes of each word are squared and
-    summed as uint32: contiguous word-wise operations instead of strided channel access.
-    """
-    cur = current.view(np.uint8)
-    ref = reference_words.view(np.uint8)
-    absdiff = np.maximum(cur, ref)
-    absdiff -= np.minimum(cur, ref)
-    words = absdiff.view(np.uint32)
-    channel = words & 0xFF
-    energy = channel * channel
-    for shift in (8, 16):
-        channel = (words >> shift) & 0xFF
-        channel *= channel
-        energy += channel
-    return np.sqrt(energy, dtype=np.float32)
-
-
-def _stacked(path, out: dict, state: dict, min_frames: int) -> dict:
-    """Per-frame lists stacked into arrays, with the dtypes both extraction paths promise."""
-    _check_length(path, len(out["pict_type"]), min_frames)
-    fields = {k: np.stack(v) for k, v in out.items()}
-    fields["pict_type"] = fields["pict_type"].astype(np.uint8)
-    fields["gop_index"] = fields["gop_index"].astype(np.int32)
-    fields["truncated_at"] = np.int32(state["truncated_at"])
-    return fields
-
-
-def extract(
-    path: str | os.PathLike,
-    max_frames: int | None = None,
-    min_frames: int = 1,
-) -> dict:
-    """Full-resolution compressed-domain fields of a video (see the module docstring).
-
-    Returns pict_type uint8 (T,), gop_index int32 (T,), mv / mv_accumulated int16 (T,H,W,2),
-    residual / residual_accumulated int16 (T,H,W,3), intra bool (T,H,W), and truncated_at
-    (-1, or the index of the first frame that could not be decoded). Memory is about 40 bytes
-    per pixel and frame: use ``max_frames`` for long videos.
-    """
-    container, stream = _open_for_vectors(path)
-    state: dict = {}
-    out = {k: [] for k in ("pict_type", "gop_index", "mv", "mv_accumulated", "residual",
-                           "residual_accumulated", "intra")}
-    tracer = None
-    gop = -1
-    try:
-        for index, frame in enumerate(_frames(path, stream, container, max_frames, state)):
-            vectors = _side_vectors(frame)
-            kind = _check_vectors(path, index, frame, vectors)
-            words = _rgba_words(frame)
-            if tracer is None:
-                tracer = _Tracer(frame.height, frame.width)
-            h, w = frame.height, frame.width
-            if kind == PICT_I or index == 0:  # a stream cut before its I-frame starts a GoP too
-                gop += 1
-                tracer.start_gop()
-                iframe = tracer.padded(words)
-                mv = np.zeros((h, w, 2), np.int16)
-                out["mv"].append(mv)
-                out["mv_accumulated"].append(mv)
-                zero = np.zeros((h, w, 3), np.int16)
-                out["residual"].append(zero)
-                out["residual_accumulated"].append(zero)
-                out["intra"].append(np.zeros((h, w), bool))
-            else:
-                blocks = block_motion(vectors, h, w)
-                reference, reference_location = tracer.reference(blocks)
-                trace = tracer.follow(reference)
-                out["mv"].append(np.stack(tracer.offsets(reference_location), -1).astype(np.int16))
-                out["mv_accumulated"].append(np.stack(tracer.offsets(trace), -1).astype(np.int16))
-                out["residual"].append(_residual(words, np.take(previous_words, reference)))
-                out["residual_accumulated"].append(_residual(words, np.take(iframe, trace)))
-                out["intra"].append(~blocks.expand(blocks.coded, h, w))
-            out["pict_type"].append(kind)
-            out["gop_index"].append(gop)
-            previous_words = words
-    finally:
-        container.close()
-    return _stacked(path, out, state, min_frames)
-
-
-# --------------------------------------------------------------------------- LNet inputs
-
-
-def _pool_sum(image: np.ndarray, scale: int, out_h: int, out_w: int) -> np.ndarray:
-    """Sum over non-overlapping scale x scale blocks (strided adds: much faster than reshape-sum)."""
-    rows = image[0 : out_h * scale : scale]
-    for k in range(1, scale):
-        rows = rows + image[k : out_h * scale : scale]
-    cols = rows[:, 0 : out_w * scale : scale]
-    for k in range(1, scale):
-        cols = cols + rows[:, k : out_w * scale : scale]
-    return cols
-
-
-def _normalised_pool(magnitude: np.ndarray, scale: int, out_h: int, out_w: int) -> np.ndarray:
-    """Eq. 1 post-processing: divide by the frame's maximum, area-downscale, store as uint8."""
-    peak = float(magnitude.max())
-    if peak <= 0:
-        return np.zeros((out_h, out_w), np.uint8)
-    pooled = _pool_sum(magnitude, scale, out_h, out_w)
-    return np.rint(pooled * (255.0 / (peak * scale * scale))).astype(np.uint8)
-
-
-def _normalised(image: np.ndarray) -> np.ndarray:
-    """Divide by the map's maximum and store as uint8 (x255)."""
-    peak = float(image.max())
-    if peak <= 0:
-        return np.zeros(image.shape, np.uint8)
-    return np.rint(image * (255.0 / peak)).astype(np.uint8)
-
-
-def _luma(frame: av.VideoFrame) -> np.ndarray:
-    plane = frame.planes[0]
-    return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
-
-
-def lnet_inputs(
-    path: str | os.PathLike,
-    scale: int = 4,
-    accumulated: bool = True,
-    max_frames: int | None = None,
-    min_frames: int = 1,
-) -> dict:
-    """The LNet's inputs at H/S x W/S in one streaming pass (paper eq. 1 and after).
-
-    Returns
-      residual uint8 (T,Ha,Wa): |R| = sqrt(sum_c R_c^2) per pixel, divided by the frame's max,
-          area-downscaled by ``scale``, x255 (all zero in I-frames);
-      mv int8 (T,2,Ha,Wa): block-mean (dx, dy) in full-resolution pixels, clipped to +-127;
-      mv_magnitude uint8 (T,Ha,Wa): length of those block-mean vectors, divided by the frame's
-          max, x255 (computed at H/S x W/S: the mean vector's length, not the mean length);
-      gray uint8 (T,Ha,Wa): the decoded luma plane, area-downscaled;
-      pict_type uint8 (T,), gop_index int32 (T,), frame_size int32 (2,) = (H, W),
-      truncated_at int32 (-1 when the whole file decoded).
-    ``accumulated`` chooses the CoViAR-accumulated fields (default) or the per-frame ones.
-
-    Residual and vectors are computed at full resolution with whole-frame integer numpy
-    operations (one gather per field and frame: the trace, then the RGB words) and pooled
-    once; the result equals downscaling the :func:`extract` fields (tested).
-    """
-    if scale < 1:
-        raise ValueError(f"scale must be >= 1, got {scale}")
-    container, stream = _open_for_vectors(path)
-    state: dict = {}
-    keys = ("residual", "mv", "mv_magnitude", "gray", "pict_type", "gop_index")
-    out = {k: [] for k in keys}
-    tracer = None
-    gop = -1
-    try:
-        for index, frame in enumerate(_frames(path, stream, container, max_frames, state)):
-            vectors = _side_vectors(frame)
-            kind = _check_vectors(path, index, frame, vectors)
-            h, w = frame.height, frame.width
-            if tracer is None:
-                tracer = _Tracer(h, w)
-                out_h, out_w = h // scale, w // scale
-                if out_h < 1 or out_w < 1:
-                    raise VideoError(f"{path}: frame {h}x{w} is smaller than the downscale factor {scale}")
-                blank = np.zeros((out_h, out_w), np.uint8)
-                still = np.zeros((2, out_h, out_w), np.int8)
-                own_x = _pool_sum(np.broadcast_to(tracer.xs, (h, w)), scale, out_h, out_w)
-                own_y = _pool_sum(np.broadcast_to(tracer.ys, (h, w)), scale, out_h, out_w)
-            words = _rgba_words(frame)
-            if kind == PICT_I or index == 0:
-                gop += 1
-                tracer.start_gop()
-                iframe = tracer.padded(words)
-                residual, mv, mv_magnitude = blank, still, blank
-            else:
-                blocks = block_motion(vectors, h, w)
-                reference, reference_location = tracer.reference(blocks, location=not accumulated)
-                if accumulated:
-                    source = tracer.follow(reference)
-                    reference_words = np.take(iframe, source)
-                else:
-                    source = reference_location
-                    reference_words = np.take(previous_words, reference)
-                residual = _normalised_pool(_residual_magnitude(words, reference_words), scale, out_h, out_w)
-                # Block sums of the source locations give the mean vectors: sum(y*P + x) and
-                # sum(x) are pooled, sum(y) follows; minus the block's own mean coordinates.
-                sum_x = _pool_sum(source & (tracer.stride - 1), scale, out_h, out_w)
-                sum_y = (_pool_sum(source, scale, out_h, out_w) - sum_x) >> tracer.shift
-                mean = np.stack([sum_x - own_x, sum_y - own_y]) / (scale * scale)
-                mv = np.clip(np.rint(mean), -127, 127).astype(np.int8)
-                mv_magnitude = _normalised(np.sqrt((mean * mean).sum(axis=0)))
-            gray = _pool_sum(_luma(frame).astype(np.uint16), scale, out_h, out_w)
-            out["gray"].append(((gray + scale * scale // 2) // (scale * scale)).astype(np.uint8))
-            out["residual"].append(residual)
-            out["mv"].append(mv)
-            out["mv_magnitude"].append(mv_magnitude)
-            out["pict_type"].append(kind)
-            out["gop_index"].append(gop)
-            previous_words = words
-    finally:
-        container.close()
-    result = _stacked(path, out, state, min_frames)
-    result["frame_size"] = np.array([h, w], np.int32)
-    return result
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def save_npz(arrays: dict, dst: str | os.PathLike, compressed: bool = True) -> Path:
-    """Write arrays to ``dst`` (.npz) through a temporary file and an atomic rename."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(dst)
-    try:
-        with open(tmp, "wb") as f:
-            (np.savez_compressed if compressed else np.savez)(f, **arrays)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dst
-
-
-def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    if command == "reencode":
-        parser.add_argument("src", help="a video file, or a folder of videos (dataset-wide)")
-        parser.add_argument("dst", help="output video (.avi/.mp4), or output folder")
-        parser.add_argument("--height", type=int, default=REENCODE_HEIGHT,
-                            help="output height, aspect ratio kept (0: keep the input height)")
-        parser.add_argument("--width", type=int, default=0, help="output width (0: keep the aspect ratio)")
-        parser.add_argument("--gop", type=int, default=GOP_SIZE)
-        parser.add_argument("--qscale", type=int, default=MPEG4_QSCALE, help="1 (best) .. 31")
-        parser.add_argument("--workers", type=int, default=2, help="parallel processes (folder form)")
-        parser.add_argument("--suffix", default=".avi", help="container of the outputs (folder form)")
-    elif command == "extract":
-        parser.add_argument("video")
-        parser.add_argument("-o", "--output", required=True, help="output .npz")
-        parser.add_argument("--max-frames", type=int, default=None)
-    else:
-        raise ValueError(f"azlib.codec serves reencode and extract, not {command!r}")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        if args.command == "reencode":
-            height = args.height or None
-            if Path(args.src).is_dir():
-                summary = reencode_dataset(args.src, args.dst, height=height, gop=args.gop, qscale=args.qscale,
-                                           workers=args.workers, suffix=args.suffix, width=args.width or None)
-                print(f"re-encoded {len(summary['done'])}, already done {len(summary['skipped'])}, "
-                      f"failed {len(summary['failed'])}")
-                for src, reason in sorted(summary["failed"].items()):
-                    print(f"  FAILED {src}: {reason}")
-                return 1 if summary["failed"] else 0
-            reencode(args.src, args.dst, height=height, gop=args.gop, qscale=args.qscale, width=args.width or None)
-            print(f"wrote {args.dst}")
-            return 0
-        fields = extract(args.video, max_frames=args.max_frames)
-        save_npz(fields, args.output)
-        t, h, w = fields["intra"].shape
-        kinds = bytes(fields["pict_type"]).decode()
-        print(f"wrote {args.output}: {t} frames of {h}x{w}, {kinds.count('I')} I / {kinds.count('P')} P")
-        return 0
-    except VideoError as error:
-        print(f"error: {error}")
-        return 2
+        targets[(dst_dir / src.relative_to(src_dir)).with_suffix(suffix)].append(src)
+    summary: dict = {"done": {}, "kept_truncated": {}, "skipped": [], "truncated": {}, "failed": {},
+                     "collisions": {}}
+    jobs = []
+    for dst, sources in sorted(targets.items()):
+        if len(sources) > 1:
+            summary["collisions"][str(dst)] = [str(s) for s in sources]
+        elif dst.exists():
+            summary["skipped"].append(str(sources[0]))
+        else:
+            jobs.append((str(sources[0]), str(dst), options))
+    for job, (status, outcome) in parallel_map(_reencode_job, jobs, workers=workers, desc="reencode",
+                                               unit="video", progress=progress):
+        src = job[0]
+        if status == "done" and outcome["truncated_at"] >= 0:
+            summary["kept_truncated"][src] = outcome["frames"]
+        elif status == "done":
+            summary["done"][src] = outcome["frames"]
+        else:
+            summary[status][src] = outcome
+    return summary

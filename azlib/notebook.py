@@ -1,9 +1,10 @@
 """Run a jupytext notebook headless with papermill, atomically.
 
 ``python -m azlib.notebook SRC.py OUT.ipynb --profile smoke`` converts the ``py:percent``
-source, injects the parameters (profile, out_dir, data_root, device, seed) and executes it
-into ``OUT.partial.ipynb``; only a run that finishes is renamed to ``OUT.ipynb``, so a notebook
-that raises never leaves an up-to-date-looking output (papermill exits non-zero and make stops).
+source, injects the parameters (profile, out_dir, data_root, device) and executes it into a
+temporary file beside ``OUT.ipynb``; only a run that finishes is renamed to ``OUT.ipynb``, so a
+notebook that raises never leaves an up-to-date-looking output (papermill exits non-zero and
+make stops).
 """
 
 from __future__ import annotations
@@ -14,20 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-from azlib.config import load_profile
+from azlib.config import REPO_ROOT, load_profile
+from azlib.files import partial_path
 
 
 def notebook_parameters(profile: str, out_dir: str | os.PathLike, data_root: str | None = None,
-                        device: str | None = None, seed: int | None = None) -> dict:
+                        device: str | None = None) -> dict:
     """The parameters every notebook's ``parameters`` cell declares, resolved for ``profile``."""
-    cfg = load_profile(profile)
-    return {
-        "profile": profile,
-        "out_dir": str(out_dir),
-        "data_root": data_root or cfg.get("data_root"),
-        "device": device or cfg.get("device", "cpu"),
-        "seed": int(cfg.get("seed", 0) if seed is None else seed),
-    }
+    settings = load_profile(profile)
+    return {"profile": profile, "out_dir": str(out_dir),
+            "data_root": data_root or settings.data_root, "device": device or settings.device}
 
 
 def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameters: dict,
@@ -39,7 +36,7 @@ def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameter
 
     source, output = Path(source).resolve(), Path(output).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.stem + ".partial.ipynb")
+    partial = partial_path(output)
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": kernel_name, "display_name": "Python 3",
                                        "language": "python"}
@@ -67,8 +64,6 @@ def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameter
 
 def _shown_path(path: Path) -> str:
     """``path`` relative to the repository when inside it, else its name."""
-    from azlib.config import REPO_ROOT
-
     root = REPO_ROOT.resolve()
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
 
@@ -81,17 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", default=None, help="results folder (default results/<profile>)")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
-    from azlib.config import REPO_ROOT
-
     out_dir = Path(args.out_dir or REPO_ROOT / "results" / args.profile).resolve()
     kernel_dir = Path(args.source).resolve().parent  # papermill runs the kernel there
     if out_dir.is_relative_to(REPO_ROOT.resolve()):
         # inside the repository: relative to the notebook, so an executed notebook names no
         # machine's folders and still runs as is from notebooks/ in JupyterLab
         out_dir = Path(os.path.relpath(out_dir, kernel_dir))
-    params = notebook_parameters(args.profile, out_dir, args.data_root or None, args.device, args.seed)
+    params = notebook_parameters(args.profile, out_dir, args.data_root or None, args.device)
     try:
         run_notebook(args.source, args.output, params)
     except Exception as error:  # papermill raises PapermillExecutionError with the cell's traceback

@@ -1,7 +1,8 @@
-"""What the chapters show: run a table of the grid, present it beside the paper, judge claims.
+"""What the chapters show: a table of the grid beside the paper, Fig. 2's boxes, step times.
 
-Notebooks call these and display the result; the logic lives here so that a chapter is a
-parameters cell, a few calls, tables, figures and a sentence on what they show.
+Notebooks call these and display the result, so that a chapter is a parameters cell, a few
+calls, tables, figures and a sentence on what they show. Training happens only through
+:func:`azlib.runner.run_table` (which reuses every finished run); the rest reads records.
 """
 
 from __future__ import annotations
@@ -11,21 +12,73 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
-from azlib import experiments, records
-from azlib.config import REPO_ROOT, load_profile
+from azlib import grid, records
+from azlib.codec import decode_rgb
+from azlib.config import REPO_ROOT, Profile, load_profile, run_spec
+from azlib.datasets.check import DatasetCheck
+from azlib.datasets.synthetic import load_boxes
+from azlib.extraction import extract, lnet_inputs
+from azlib.models.az import build_model
+from azlib.models.cost import step_times as measure_step_times
+from azlib.models.cost import training_step
+from azlib.models.zoom import centre_crop_theta, pixel_crop_fraction, theta_to_box
+from azlib.runner import run_table
+from azlib.settings import replace, to_dict
+from azlib.store import LNET_CHANNELS
+from azlib.tables import planned_records, save_table, table
+from azlib.training.run import check_data, lnet_store
+from azlib.viz import flow_to_rgb
 
 
-def setup(profile: str, out_dir=None, data_root=None, device=None) -> tuple[dict, Path]:
-    """The profile's configuration (with the notebook's parameters) and the results folder."""
+def setup(profile: str, out_dir=None, data_root=None, device=None) -> tuple[Profile, Path]:
+    """The profile (with the notebook's parameters) and the results folder."""
     overrides = {}
     if data_root:
         overrides["data_root"] = data_root
     if device:
         overrides["device"] = device
-    cfg = load_profile(profile, overrides)
-    return cfg, Path(out_dir or REPO_ROOT / "results" / profile)
+    return load_profile(profile, overrides), Path(out_dir or REPO_ROOT / "results" / profile)
 
+
+def dataset(profile: Profile, out_dir) -> DatasetCheck:
+    """The profile's dataset, checked (SynthActions generated first when missing)."""
+    return check_data(run_spec(profile), out_dir)
+
+
+def modality_maps(video_path, frame_indices, scale: int = 4):
+    """One video through the pipeline, for :func:`azlib.viz.image_grid`: rows of images (RGB
+    frames; per-frame and accumulated motion vectors as colour wheels; residual magnitudes; the
+    LNet inputs at H/S x W/S), the row titles and the column titles."""
+    last = max(frame_indices) + 1
+    rgb = decode_rgb(video_path, max_frames=last)
+    fields = extract(video_path, max_frames=last)
+    small = lnet_inputs(video_path, scale=scale, accumulated=True, max_frames=last)
+    per_frame = lnet_inputs(video_path, scale=scale, accumulated=False, max_frames=last)
+
+    def magnitude(residual):
+        return np.sqrt((residual.astype(np.float32) ** 2).sum(-1))
+
+    types = [chr(int(fields["pict_type"][t])) for t in frame_indices]
+    rows = [
+        [rgb[t] for t in frame_indices],
+        [flow_to_rgb(fields["mv"][t]) for t in frame_indices],
+        [flow_to_rgb(fields["mv_accumulated"][t]) for t in frame_indices],
+        [magnitude(fields["residual"][t]) for t in frame_indices],
+        [magnitude(fields["residual_accumulated"][t]) for t in frame_indices],
+        [per_frame["residual"][t] for t in frame_indices],
+        [small["residual"][t] for t in frame_indices],
+        [small["mv_magnitude"][t] for t in frame_indices],
+        [small["gray"][t] for t in frame_indices],
+    ]
+    titles = ["RGB", "MV", "MV accumulated", "|residual|", "|residual| accumulated",
+              f"LNet Res, per-frame (÷{scale})", f"LNet Res, accumulated (÷{scale})",
+              f"LNet |MV| accumulated (÷{scale})", f"LNet RGB grey (÷{scale})"]
+    return rows, titles, [f"frame {t} ({k})" for t, k in zip(frame_indices, types)]
+
+
+# --- tables -----------------------------------------------------------------------------------
 
 def _cell(mean, lo, hi, digits=1) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
@@ -50,7 +103,10 @@ def caption(frame: pd.DataFrame) -> str:
         text += ("Δ: top-1 difference to the compared row, paired bootstrap 95 % interval over the "
                  "same test videos. ")
     if a.get("runs_missing"):
-        text += f"**{a['runs_missing']} run(s) of this table have not finished.**"
+        text += f"**{a['runs_missing']} run(s) of this table have not finished.** "
+    if a.get("runs_stale"):
+        text += (f"**{a['runs_stale']} run(s) of this table are stale: computed by other code "
+                 "(see the status page).**")
     return text
 
 
@@ -68,170 +124,82 @@ def present(frame: pd.DataFrame, dataset_label: str | None = None) -> pd.DataFra
         shown["Δ top-1 vs"] = [
             f"{_cell(r.diff_top1, r.diff_lo, r.diff_hi)} vs {r.vs}" if isinstance(r.vs, str) else "–"
             for r in frame.itertuples()]
+    if "stale" in frame and frame["stale"].sum():
+        shown["stale seeds"] = frame["stale"]
     shown.index.name = frame.index.name
     return shown
 
 
-def run_and_tabulate(table_id, cfg: dict, out_dir, progress: bool = True) -> pd.DataFrame:
+def run_and_tabulate(table_id, profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame:
     """Run what is missing of one table (reusing every finished run), then tabulate it and save
     ``tables/table<id>.csv``."""
-    experiments.run_table(table_id, cfg, out_dir, progress=progress)
-    frame = experiments.table(table_id, out_dir, cfg)
-    folder = Path(out_dir) / "tables"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".table{table_id}.partial.csv"
-    frame.to_csv(tmp)
-    tmp.replace(folder / f"table{table_id}.csv")
+    run_table(table_id, profile, out_dir, progress=progress)
+    frame = table(table_id, profile, out_dir)
+    save_table(frame, out_dir)
     return frame
 
 
-def show_table(table_id, cfg: dict, out_dir, heading: str = "") -> pd.DataFrame:
+def show_table(table_id, profile: Profile, out_dir, heading: str = "") -> pd.DataFrame:
     """A chapter's table: run what is missing (:func:`run_and_tabulate`), then display the
     caption under ``heading`` (``{title}`` is the table's title) and our numbers beside the
     paper's (:func:`present`). Returns the full frame."""
-    from IPython.display import Markdown, display
+    from IPython.display import Markdown, display  # notebooks only
 
-    frame = run_and_tabulate(table_id, cfg, out_dir)
+    frame = run_and_tabulate(table_id, profile, out_dir)
     title = heading.format(title=frame.attrs.get("title", "")) + "\n\n" if heading else ""
     display(Markdown(title + caption(frame)))
     display(present(frame))
     return frame
 
 
-# --- claims -----------------------------------------------------------------------------------
-
-def row_runs(table_id, label: str, cfg: dict, out_dir) -> list[Path]:
-    """The finished run folders (one per seed) of one row of a table."""
-    return [records.run_dir(out_dir, p.config) for p in experiments.plan(table_id, cfg, out_dir)
-            if p.row.label == label and records.is_complete(records.run_dir(out_dir, p.config))]
-
-
-def per_video_correct(folders: list[Path], variant: str | None = None) -> np.ndarray | None:
-    """Top-1 correctness per test video, averaged over the seeds' runs."""
-    if not folders:
-        return None
-    values = []
-    for folder in folders:
-        pred = records.load_predictions(folder, variant)
-        values.append(records.topk_correct(pred["scores"], pred["labels"], 1).astype(float))
-    return np.mean(values, axis=0)
-
-
-def compare(better, worse) -> dict:
-    """Paired bootstrap of ``better - worse`` (per-video correctness, in points)."""
-    if better is None or worse is None:
-        return {"diff": float("nan"), "lo": float("nan"), "hi": float("nan")}
-    d, lo, hi = records.paired_bootstrap(worse, better, seed=0)
-    return {"diff": d, "lo": lo, "hi": hi}
-
-
-def verdict(comparisons: list[dict]) -> str:
-    """holds: every interval above zero; does not hold: some interval below zero; else inconclusive."""
-    if not comparisons or any(math.isnan(c["diff"]) for c in comparisons):
-        return "not measured"
-    if all(c["lo"] > 0 for c in comparisons):
-        return "holds"
-    if any(c["hi"] < 0 for c in comparisons):
-        return "does not hold"
-    return "inconclusive"
-
-
-def claims(cfg: dict, out_dir) -> pd.DataFrame:
-    """The paper's claims, each checked on this run's records with a paired interval."""
-    def rows(table_id, label, variant=None):
-        return per_video_correct(row_runs(table_id, label, cfg, out_dir), variant)
-
-    checks = []
-    main = experiments.TABLES["1"]
-    for row in main.rows:
-        if row.compare_to:
-            checks.append(("AZ beats the baseline for every backbone", f"{row.label} − {row.compare_to}",
-                           compare(rows("1", row.label), rows("1", row.compare_to))))
-    for mode_label in ("Adaptive all", "Adaptive scale and translation", "Adaptive scale and shear"):
-        checks.append(("Scale-only θ is best (Table 4)", f"Adaptive scale − {mode_label}",
-                       compare(rows("4", "Adaptive scale"), rows("4", mode_label))))
-    checks.append(("θ augmentation helps (Table 5)", "Yes − No", compare(rows("5", "Yes"), rows("5", "No"))))
-    for other in ("MV", "RGB"):
-        checks.append(("Residuals are the best LNet input (Table 6)", f"Res − {other}",
-                       compare(rows("6", "Res"), rows("6", other))))
-    crop_runs = row_runs("7", "Adaptive", cfg, out_dir)
-    crops_done = [f for f in crop_runs if (f / records.CROPS_FILE).is_file()]
-    for variant, label in experiments.CROP_LABELS.items():
-        if variant in ("adaptive", "oracle", "oracle_scale"):
-            continue
-        checks.append(("Adaptive beats every fixed crop (Table 7)", f"Adaptive − {label}",
-                       compare(per_video_correct(crops_done, "adaptive") if crops_done else None,
-                               per_video_correct(crops_done, variant) if crops_done else None)))
-    frame = pd.DataFrame([{"claim": c, "comparison": what, "Δ top-1": _cell(r["diff"], r["lo"], r["hi"]),
-                           "diff": r["diff"], "lo": r["lo"], "hi": r["hi"]} for c, what, r in checks])
-    verdicts = frame.groupby("claim", sort=False).apply(
-        lambda g: verdict(g[["diff", "lo", "hi"]].to_dict("records")),
-        include_groups=False)
-    frame["verdict"] = frame["claim"].map(verdicts)
-    return frame
-
-
 # --- Fig. 2 -----------------------------------------------------------------------------------
 
-def fig2_data(cfg: dict, out_dir, count: int = 9, table_id: str = "1", label: str = "R(2+1)D + AZ"):
+def fig2_data(profile: Profile, out_dir, count: int = 9, table_id: str = "1",
+              row_key: str = "R(2+1)D+AZ"):
     """Middle frame, clip-mean residual magnitude, centre-crop box and adaptive box of ``count``
-    test videos, from the seed-0 run of ``label`` (per-video mean θ saved at evaluation)."""
-    from azlib.codec import decode_rgb, lnet_inputs
-    from azlib.datasets.splits import load_index
-    from azlib.datasets.synthetic import load_boxes
-    from azlib.models.zoom import theta_to_box
-
-    import torch
-
-    planned = [p for p in experiments.plan(table_id, cfg, out_dir) if p.row.label == label]
-    done = [p for p in planned if records.is_complete(records.run_dir(out_dir, p.config))]
+    test videos, from the first finished seed of ``row_key`` (per-video mean θ saved at
+    evaluation). Returns (items, predictions, run spec)."""
+    grid.table_spec(table_id).row(row_key)
+    done = [(p, r) for p, r, _ in planned_records(table_id, profile, out_dir)
+            if p.row.key == row_key and r is not None]
     if not done:
-        raise FileNotFoundError(f"Table {table_id} row {label!r} has no finished run under {out_dir}; "
+        raise FileNotFoundError(f"Table {table_id} row {row_key!r} has no finished run under {out_dir}; "
                                 "run its chapter first")
-    run = done[0].config
-    folder = records.run_dir(out_dir, run)
-    pred = records.load_predictions(folder)
-    root = run.get("data_root")
-    if run["dataset"] == "synthactions" and not root:
-        from azlib.train import synth_root
-        root = synth_root(out_dir, run["synth"])
-    index = load_index(run["dataset"], root, run["split"])
-    resize_h, resize_w = run["clip"]["resize"]
-    crop = run["clip"]["crop"]
+    planned, record = done[0]
+    spec = planned.spec
+    predictions = records.load_predictions(record.folder)
+    index = check_data(spec, out_dir, progress=False).index()
+    store = lnet_store(spec, out_dir)
     chosen = np.linspace(0, len(index.test) - 1, min(count, len(index.test))).astype(int)
     items = []
     for i in chosen:
-        record = index.test[i]
-        frames = decode_rgb(record.path)
+        video = index.test[i]
+        frames = decode_rgb(video.path)
         height, width = frames.shape[1:3]
         middle = len(frames) // 2
-        residual = lnet_inputs(record.path, scale=run["extract"]["scale"])["residual"]
-        centre_h, centre_w = crop / resize_h * height, crop / resize_w * width
-        centre_box = [(width - centre_w) / 2, (height - centre_h) / 2,
-                      (width + centre_w) / 2, (height + centre_h) / 2]
-        adaptive_box = theta_to_box(torch.as_tensor(pred["theta"][i][None]).float(), height, width)[0].tolist()
-        true_box = None
-        if run["dataset"] == "synthactions":
-            true_box = load_boxes(root, record)[middle].tolist()
+        alpha = pixel_crop_fraction(spec.clip.resize, (spec.clip.crop, spec.clip.crop))
+        theta = torch.as_tensor(predictions["theta"][i][None]).float()
+        residual = store.get(video.path)["residual"].astype(np.float32).mean(0)
+        scale = spec.extract.scale
         items.append({
-            "name": record.name, "class": index.classes[record.label],
-            "predicted": index.classes[int(np.argmax(pred["scores"][i]))],
-            # Residual magnitude (LNet resolution) averaged over the video, brought back to the
-            # frame's size so the same pixel boxes frame it.
+            "name": video.name, "class": index.classes[video.label],
+            "predicted": index.classes[int(np.argmax(predictions["scores"][i]))],
             "frame": frames[middle],
-            "residual_mean": np.kron(residual.astype(np.float32).mean(0),
-                                     np.ones((run["extract"]["scale"],) * 2))[:height, :width],
-            "centre_box": centre_box, "adaptive_box": adaptive_box, "true_box": true_box,
-            "scale_x": float(pred["theta"][i][0, 0]), "scale_y": float(pred["theta"][i][1, 1]),
+            # the video's mean residual magnitude (LNet resolution) at the frame's size
+            "residual_mean": np.kron(residual, np.ones((scale, scale)))[:height, :width],
+            "centre_box": theta_to_box(centre_crop_theta(1, alpha), height, width)[0].tolist(),
+            "adaptive_box": theta_to_box(theta, height, width)[0].tolist(),
+            "true_box": load_boxes(index.root, video)[middle].tolist() if spec.synthetic else None,
+            "scale_x": float(theta[0, 0, 0]), "scale_y": float(theta[0, 1, 1]),
         })
-    return items, pred, run
+    return items, predictions, spec
 
 
-def scale_vs_size(pred: dict, run: dict) -> pd.DataFrame:
+def scale_vs_size(predictions: dict, spec) -> pd.DataFrame:
     """Per test video: the learned θ scales and (SynthActions) the true figure height fraction."""
-    frame = pd.DataFrame({"scale_x": pred["theta"][:, 0, 0], "scale_y": pred["theta"][:, 1, 1]})
-    if "box" in pred and run["dataset"] == "synthactions":
-        box = pred["box"]  # mean true box over the test clips, normalised [-1, 1] coordinates
+    frame = pd.DataFrame({"scale_x": predictions["theta"][:, 0, 0], "scale_y": predictions["theta"][:, 1, 1]})
+    if spec.synthetic:
+        box = predictions["box"]  # mean true box over the test clips, normalised [-1, 1] coordinates
         frame["true_height"] = (box[:, 3] - box[:, 1]) / 2
         frame["true_width"] = (box[:, 2] - box[:, 0]) / 2
     return frame
@@ -239,55 +207,31 @@ def scale_vs_size(pred: dict, run: dict) -> pd.DataFrame:
 
 # --- compute cost -----------------------------------------------------------------------------
 
-def profile_backbones(cfg: dict) -> dict:
-    """The profile's backbone for each of the paper's models (R3D, R(2+1)D, X3D)."""
-    return experiments._backbone_names(cfg)
-
-
-def step_times(cfg: dict, repeats: int = 5, warmup: int = 2, batch: int | None = None) -> pd.DataFrame:
+def step_times(profile: Profile, repeats: int = 5, warmup: int = 2, batch: int | None = None) -> pd.DataFrame:
     """Measured forward+backward time per clip of each profile backbone, behind the fixed crop
     and behind the adaptive zoom, at the profile's input sizes and a training batch of ``batch``
     clips (default ``train.batch_size``, at most 16; at least 2, since batch norm in training
-    mode needs two samples); median of ``repeats``, a benchmark, never an assertion."""
-    import time
-
-    import torch
-
-    batch = max(2, int(batch if batch is not None else min(16, cfg["train"]["batch_size"])))
-
-    from azlib.models.az import build_model
-    from azlib.store import LNET_CHANNELS
-
-    clip = cfg["clip"]
-    k, (height, width), crop = clip["frames"], clip["resize"], clip["crop"]
-    scale = cfg["extract"]["scale"]
-    channels = k * LNET_CHANNELS[cfg["model"].get("lnet_input", "residual")]
+    mode needs two samples); median of ``repeats``, a measurement, never an assertion."""
+    batch = max(2, int(batch if batch is not None else min(16, profile.train.batch_size)))
+    clip, model = profile.clip, profile.model
+    k, (height, width), crop = clip.frames, clip.resize, clip.crop
+    channels = k * LNET_CHANNELS[model.lnet_input]
+    scale = profile.extract.scale
     rgb = torch.randn(batch, 3, k, height, width)
     lnet = torch.rand(batch, channels, height // scale, width // scale)
-    label = torch.zeros(batch, dtype=torch.long)
-
-    def step(model):
-        start = time.perf_counter()
-        out = model(rgb, lnet)
-        torch.nn.functional.cross_entropy(out["logits"], label).backward()
-        model.zero_grad(set_to_none=True)
-        return time.perf_counter() - start
-
+    labels = torch.zeros(batch, dtype=torch.long)
     rows = []
-    for paper_name, backbone in profile_backbones(cfg).items():
-        models = {}
+    for paper_name, backbone in grid.backbones(profile).items():
+        steps = {}
         for zoom in ("none", "adaptive"):
             torch.manual_seed(0)
-            model_cfg = {**cfg["model"], "backbone": backbone, "zoom": zoom, "pretrained": None,
-                         "require_weights": False}
-            models[zoom] = build_model(model_cfg, 10, crop, frames=k, in_size=(height, width)).train()
-        times = {zoom: [] for zoom in models}
-        for i in range(warmup + repeats):  # alternate, so a change in machine load hits both alike
-            for zoom, model in models.items():
-                elapsed = step(model)
-                if i >= warmup:
-                    times[zoom].append(elapsed)
-        fixed, adaptive = (1000 * float(np.median(times[z])) / batch for z in ("none", "adaptive"))
+            settings = replace(model, "model", backbone=backbone, zoom=zoom, pretrained=None,
+                               require_weights=False)
+            net = build_model(**to_dict(settings), num_classes=10, crop=crop, frames=k,
+                              frame_size=(height, width)).train()
+            steps[zoom] = training_step(net, (rgb, lnet), labels)
+        times = measure_step_times(steps, repeats=repeats, warmup=warmup)
+        fixed, adaptive = (1000 * times[z] / batch for z in ("none", "adaptive"))
         rows.append({"model": paper_name, "backbone": backbone, "input": f"{k}x{crop}x{crop}",
                      "ms per clip, fixed crop": fixed, "ms per clip, adaptive zoom": adaptive,
                      "zoom overhead %": 100 * (adaptive / fixed - 1)})

@@ -117,14 +117,15 @@ def boxes_figure(frames: Sequence[np.ndarray], residual_means: Sequence[np.ndarr
     return fig
 
 
-def learning_curves(logs: Mapping[str, "pandas.DataFrame"], metrics=("loss", "accuracy")):
-    """Per-epoch curves of several runs: ``logs`` maps a label to a frame with an ``epoch`` column."""
+def learning_curves(logs: Mapping[str, "pandas.DataFrame"], metrics=("loss", "train_accuracy")):
+    """Per-epoch curves of several runs: ``logs`` maps a label to a frame with an ``epoch`` column
+    (training loss and training accuracy, on the clips each epoch drew)."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.4), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for label, log in logs.items():
             if metric in log:
                 ax.plot(log["epoch"], log[metric], marker="o", label=label)
-        ax.set_xlabel("epoch"), ax.set_ylabel(metric)
+        ax.set_xlabel("epoch"), ax.set_ylabel(metric.replace("_", " ") + (" (%)" if "accuracy" in metric else ""))
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
@@ -168,35 +169,3 @@ def picture_types_figure(pict_type: np.ndarray, gop_index: np.ndarray):
     ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=3, frameon=False)
     fig.tight_layout()
     return fig
-
-
-def modalities_figure(video_path, frame_indices: Sequence[int], scale: int = 4):
-    """One video through the pipeline: RGB frames, per-frame and accumulated motion vectors
-    (colour wheel) and residual magnitudes, and the LNet inputs (Res / MV / grey) at H/S x W/S."""
-    from azlib.codec import decode_rgb, extract, lnet_inputs
-
-    last = max(frame_indices) + 1
-    rgb = decode_rgb(video_path, max_frames=last)
-    fields = extract(video_path, max_frames=last)
-    small = lnet_inputs(video_path, scale=scale, accumulated=True, max_frames=last)
-    per_frame = lnet_inputs(video_path, scale=scale, accumulated=False, max_frames=last)
-
-    def magnitude(residual):
-        return np.sqrt((residual.astype(np.float32) ** 2).sum(-1))
-
-    types = [chr(int(fields["pict_type"][t])) for t in frame_indices]
-    rows = [
-        [rgb[t] for t in frame_indices],
-        [flow_to_rgb(fields["mv"][t]) for t in frame_indices],
-        [flow_to_rgb(fields["mv_accumulated"][t]) for t in frame_indices],
-        [magnitude(fields["residual"][t]) for t in frame_indices],
-        [magnitude(fields["residual_accumulated"][t]) for t in frame_indices],
-        [per_frame["residual"][t] for t in frame_indices],
-        [small["residual"][t] for t in frame_indices],
-        [small["mv_magnitude"][t] for t in frame_indices],
-        [small["gray"][t] for t in frame_indices],
-    ]
-    titles = ["RGB", "MV", "MV accumulated", "|residual|", "|residual| accumulated",
-              f"LNet Res, per-frame (÷{scale})", f"LNet Res, accumulated (÷{scale})",
-              f"LNet |MV| accumulated (÷{scale})", f"LNet RGB grey (÷{scale})"]
-    return image_grid(rows, titles, [f"frame {t} ({k})" for t, k in zip(frame_indices, types)])

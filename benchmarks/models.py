@@ -12,20 +12,18 @@ and the cpu profile's (params/cpu.yaml: clip and model sections). Goal: zooming 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from azlib.config import load_profile  # noqa: E402
 from azlib.models.az import AdaptiveZoom, FixedCrop  # noqa: E402
 from azlib.models.backbones import build_backbone  # noqa: E402
+from azlib.models.cost import step_times, training_step  # noqa: E402
 from azlib.models.lnet import build_lnet  # noqa: E402
 
 warnings.simplefilter("ignore", FutureWarning)
@@ -39,22 +37,12 @@ def settings(profile: str) -> list[dict]:
                 dict(common, backbone="r2plus1d_18", frames=16, frame=(128, 171), crop=112),
                 dict(common, backbone="x3d_m", frames=16, frame=(256, 342), crop=224)]
     cfg = load_profile(profile)
-    clip, model, scale = cfg["clip"], cfg["model"], cfg["extract"]["scale"]
-    frame = tuple(clip["resize"])
-    common = dict(width=model["width"], lnet=model["lnet"], lnet_width=model["lnet_width"],
-                  frames=clip["frames"], frame=frame, crop=clip["crop"],
+    clip, model, scale = cfg.clip, cfg.model, cfg.extract.scale
+    frame = tuple(clip.resize)
+    common = dict(width=model.width, lnet=model.lnet, lnet_width=model.lnet_width,
+                  frames=clip.frames, frame=frame, crop=clip.crop,
                   lnet_size=(frame[0] // scale, frame[1] // scale))
     return [dict(common, backbone=name) for name in ("r3d_18", "r2plus1d_18", "x3d_xs")]
-
-
-def step_time(fn, device: str) -> float:
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def bench(s: dict, batch: int, repeats: int, device: str) -> dict:
@@ -68,25 +56,11 @@ def bench(s: dict, batch: int, repeats: int, device: str) -> dict:
     lnet_input = torch.rand(batch, s["frames"], *s["lnet_size"], device=device)
     labels = torch.zeros(batch, dtype=torch.long, device=device)
 
-    def without():
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(backbone(cropped), labels).backward()
-
-    def fixed_crop():
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(baseline(rgb)["logits"], labels).backward()
-
-    def with_zoom():
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(rgb, lnet_input)["logits"], labels).backward()
-
-    without(), fixed_crop(), with_zoom()  # warm-up
-    plain, cropped_times, zoomed = [], [], []
-    for _ in range(repeats):  # interleaved, so load changes hit all alike
-        plain.append(step_time(without, device) / batch)
-        cropped_times.append(step_time(fixed_crop, device) / batch)
-        zoomed.append(step_time(with_zoom, device) / batch)
-    b, p, z = (statistics.median(t) for t in (plain, cropped_times, zoomed))
+    times = step_times({"backbone": training_step(backbone, (cropped,), labels),
+                        "baseline": training_step(baseline, (rgb,), labels),
+                        "zoom": training_step(model, (rgb, lnet_input), labels)},
+                       repeats=repeats, warmup=1, device=device)
+    b, p, z = (times[name] / batch for name in ("backbone", "baseline", "zoom"))
     return {"backbone": s["backbone"], "width": s["width"] or "full",
             "input": f"{s['frames']}x{s['crop']}x{s['crop']}", "lnet": s["lnet"],
             "backbone ms": 1000 * b, "baseline ms": 1000 * p, "zoom ms": 1000 * z,

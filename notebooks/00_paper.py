@@ -15,68 +15,67 @@
 # # The paper's numbers
 #
 # Tables 1–7 and the compute cost of *Video Action Recognition with Adaptive Zooming Using
-# Motion Residuals*, as the paper reports them. They are typed once, in `azlib/results.py`;
+# Motion Residuals*, as the paper reports them. They are typed once, in `azlib/paper.py`;
 # every later chapter shows them beside the numbers this project measures.
 
 # %% tags=["parameters"]
 profile = "cpu"
 out_dir = None
 data_root = None
-device = "cpu"
-seed = 0
+device = None
 
 # %%
 from IPython.display import Markdown, display
 
-from azlib import results
+from azlib import paper
 
 # %% [markdown]
 # ## Table 1 — HMDB51, three splits (top-1 / top-5, %)
 
 # %%
-results.paper_table(1)
+paper.table(1)
 
 # %% [markdown]
 # ## Table 2 — UCF101, three splits
 
 # %%
-results.paper_table(2)
+paper.table(2)
 
 # %% [markdown]
 # ## Table 3 — Kinetics-32 (Temporal and Static subsets of Kinetics-400)
 
 # %%
-results.paper_table(3)
+paper.table(3)
 
 # %% [markdown]
 # ## Table 4 — θ parameters (HMDB51 split 1, R(2+1)D)
 
 # %%
-results.paper_table(4)
+paper.table(4)
 
 # %% [markdown]
 # ## Table 5 — θ augmentation (HMDB51 split 1, R(2+1)D, adaptive scale)
 
 # %%
-results.paper_table(5)
+paper.table(5)
 
 # %% [markdown]
 # ## Table 6 — LNet input (HMDB51 split 1, R(2+1)D, adaptive scale with augmentation)
 
 # %%
-results.paper_table(6)
+paper.table(6)
 
 # %% [markdown]
 # ## Table 7 — fixed crops against the adaptive crop (HMDB51 split 1, R(2+1)D)
 
 # %%
-results.paper_table(7)
+paper.table(7)
 
 # %% [markdown]
 # ## Compute cost (Section 4.2), GMac per clip
 
 # %%
-results.paper_macs_table()
+paper.macs_table()
 
 # %% [markdown]
 # ## Where the paper does not add up
@@ -85,4 +84,4 @@ results.paper_macs_table()
 
 # %%
 display(Markdown("\n".join(f"- **{item['where']}.** {item['what']}"
-                           for item in results.PAPER_INCONSISTENCIES)))
+                           for item in paper.INCONSISTENCIES)))

@@ -23,26 +23,21 @@
 profile = "cpu"
 out_dir = None
 data_root = None
-device = "cpu"
-seed = 0
+device = None
 
 # %%
-from pathlib import Path
-
 from IPython.display import Markdown, display
 
-from azlib import viz
-from azlib.config import REPO_ROOT, load_profile
-from azlib.datasets.splits import load_index
-from azlib.datasets.synthetic import contact_sheet, ensure_dataset
+from azlib import report, viz
+from azlib.datasets.synthetic import contact_sheet
+from azlib.extraction import lnet_inputs
 
-cfg = load_profile(profile, {"data_root": data_root} if data_root else None)
-out_dir = Path(out_dir or REPO_ROOT / "results" / profile)
-root = ensure_dataset(cfg, out_dir)
-index = load_index(cfg["dataset"], root, cfg["splits"][0])
-display(Markdown(f"Dataset: **{cfg['dataset']}** ({len(index.classes)} classes, "
+cfg, out_dir = report.setup(profile, out_dir, data_root, device)
+checked = report.dataset(cfg, out_dir)
+index, root = checked.index(), checked.root
+display(Markdown(f"Dataset: **{cfg.dataset}** ({len(index.classes)} classes, "
                  f"{len(index.train)} training and {len(index.test)} test videos in split "
-                 f"{cfg['splits'][0]}), profile **{profile}**."))
+                 f"{cfg.splits[0]}), profile **{profile}**."))
 
 # %% [markdown]
 # ## The dataset at a glance
@@ -51,7 +46,7 @@ display(Markdown(f"Dataset: **{cfg['dataset']}** ({len(index.classes)} classes, 
 # true box in red: figures of very different sizes, near the centre of the frame.
 
 # %%
-if cfg["dataset"] == "synthactions":
+if cfg.dataset == "synthactions":
     import matplotlib.pyplot as plt
 
     sheet = contact_sheet(root, index, per_class=1, columns=4)
@@ -66,9 +61,7 @@ if cfg["dataset"] == "synthactions":
 
 # %%
 video = index.test[0].path
-from azlib.codec import lnet_inputs
-
-fields = lnet_inputs(video, scale=cfg["extract"]["scale"])
+fields = lnet_inputs(video, scale=cfg.extract.scale)
 fig = viz.picture_types_figure(fields["pict_type"], fields["gop_index"])
 viz.show_figure(fig, out_dir, "01_picture_types")
 
@@ -80,7 +73,7 @@ viz.show_figure(fig, out_dir, "01_picture_types")
 
 # %%
 frames = [9, 10, 11, 12, 13, 16]
-fig = viz.modalities_figure(video, frames, scale=cfg["extract"]["scale"])
+fig = viz.image_grid(*report.modality_maps(video, frames, scale=cfg.extract.scale))
 viz.show_figure(fig, out_dir, "01_modalities")
 
 # %% [markdown]

@@ -25,7 +25,6 @@ profile = "cpu"
 out_dir = None
 data_root = None
 device = None
-seed = 0
 
 # %%
 from IPython.display import Markdown, display
@@ -35,8 +34,8 @@ from azlib import report
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
 # %%
-main_tables = [t for t in ("1", "2", "3") if t in map(str, cfg["experiments"]["tables"])]
-if cfg["dataset"] == "synthactions":
+main_tables = [t for t in ("1", "2", "3") if t in cfg.experiments.tables]
+if cfg.dataset == "synthactions":
     main_tables = main_tables[:1]  # one SynthActions table stands in for the three datasets
 frames = {t: report.run_and_tabulate(t, cfg, out_dir) for t in main_tables}
 

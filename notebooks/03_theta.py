@@ -23,7 +23,6 @@ profile = "cpu"
 out_dir = None
 data_root = None
 device = None
-seed = 0
 
 # %%
 from azlib import report
@@ -40,6 +39,6 @@ frame = report.show_table("4", cfg, out_dir)
 # anywhere in the frame, where translation should matter.
 
 # %%
-if cfg["dataset"] == "synthactions" and "4u" in map(str, cfg["experiments"]["tables"]):
+if cfg.dataset == "synthactions" and "4u" in cfg.experiments.tables:
     uniform = report.show_table("4u", cfg, out_dir,
                                 heading="### Beyond the paper: actors anywhere in the frame")

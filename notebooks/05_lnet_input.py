@@ -23,7 +23,6 @@ profile = "cpu"
 out_dir = None
 data_root = None
 device = None
-seed = 0
 
 # %%
 from azlib import report

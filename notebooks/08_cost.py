@@ -24,13 +24,12 @@ profile = "cpu"
 out_dir = None
 data_root = None
 device = None
-seed = 0
 
 # %%
 from IPython.display import Markdown, display
 
-from azlib import report
-from azlib.models.cost import cost_table
+from azlib import grid, paper, report
+from azlib.models.cost import macs_table
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
@@ -41,8 +40,10 @@ cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 # reading a 16×64×86 residual stack (the paper's sizes).
 
 # %%
-paper_cost = cost_table(("r3d_18", "r2plus1d_18", "x3d_m"), lnet="efficientnet_b0")
-paper_cost.to_csv(out_dir / "tables" / "cost_paper_sizes.csv") if (out_dir / "tables").is_dir() else None
+paper_cost = macs_table(tuple(paper.BACKBONES.values()), lnet="efficientnet_b0")
+paper_cost.insert(0, "model", list(paper.BACKBONES))
+paper_cost["paper GMac"] = [paper.GMACS[m] for m in paper.BACKBONES]
+paper_cost["paper zoom GMac"] = paper.AZ_EXTRA_GMACS
 paper_cost.round(3)
 
 # %% [markdown]
@@ -54,14 +55,14 @@ paper_cost.round(3)
 # ## This profile's models
 
 # %%
-clip = cfg["clip"]
-profile_cost = cost_table(
-    tuple(report.profile_backbones(cfg).values()), frames=clip["frames"], crop=clip["crop"],
-    frame_size=tuple(clip["resize"]), lnet=cfg["model"]["lnet"], lnet_width=cfg["model"]["lnet_width"],
-    lnet_size=(clip["resize"][0] // cfg["extract"]["scale"], clip["resize"][1] // cfg["extract"]["scale"]),
-    width=cfg["model"]["width"], num_classes=10, theta_mode=cfg["model"]["theta_mode"])
-display(Markdown(f"Profile `{profile}`: {clip['frames']} frames of {clip['resize'][0]}×{clip['resize'][1]}, "
-                 f"backbone input {clip['crop']}², width {cfg['model']['width']}."))
+clip, scale = cfg.clip, cfg.extract.scale
+profile_cost = macs_table(
+    tuple(grid.backbones(cfg).values()), frames=clip.frames, crop=clip.crop,
+    frame_size=tuple(clip.resize), lnet=cfg.model.lnet, lnet_width=cfg.model.lnet_width,
+    lnet_size=(clip.resize[0] // scale, clip.resize[1] // scale),
+    width=cfg.model.width, num_classes=10, theta_mode=cfg.model.theta_mode)
+display(Markdown(f"Profile `{profile}`: {clip.frames} frames of {clip.resize[0]}×{clip.resize[1]}, "
+                 f"backbone input {clip.crop}², width {cfg.model.width}."))
 profile_cost.round(4)
 
 # %% [markdown]

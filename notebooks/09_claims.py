@@ -24,23 +24,23 @@ profile = "cpu"
 out_dir = None
 data_root = None
 device = None
-seed = 0
 
 # %%
 from IPython.display import Markdown, display
 
-from azlib import report
+from azlib import claims, report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
 # %%
-claims = report.claims(cfg, out_dir)
-display(Markdown(f"Records of profile `{profile}` on **{cfg['dataset']}** "
+checked = claims.check_claims(cfg, out_dir)
+checked["Δ top-1"] = [report._cell(r.diff, r.lo, r.hi) for r in checked.itertuples()]
+display(Markdown(f"Records of profile `{profile}` on **{cfg.dataset}** "
                  "(SynthActions is never HMDB51/UCF101/Kinetics)."))
-claims[["claim", "comparison", "Δ top-1", "verdict"]]
+checked[["claim", "comparison", "Δ top-1", "verdict"]]
 
 # %% [markdown]
 # ## Verdicts
 
 # %%
-claims.groupby("claim", sort=False)["verdict"].first().to_frame()
+checked.groupby("claim", sort=False)["verdict"].first().to_frame()

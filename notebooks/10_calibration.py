@@ -26,7 +26,6 @@ profile = "cpu"
 out_dir = None
 data_root = None
 device = None
-seed = 0
 
 # %%
 from IPython.display import Markdown, display
@@ -47,7 +46,7 @@ cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 frame = report.show_table("oracle", cfg, out_dir, heading="### {title}")
 
 # %%
-runs = calibration.oracle_table_runs(cfg, out_dir)
+runs = calibration.oracle_runs(cfg, out_dir)
 summary = calibration.summary(runs)
 display(summary.round(3))
 display(calibration.goals(summary).round(3))
@@ -74,8 +73,8 @@ display(calibration.main_table_goals(cfg, out_dir).round(2))
 # averaged over seeds. Small figures are where a centre crop fails and zooming can help.
 
 # %%
-by_size = calibration.accuracy_by_size({name: calibration.load_predictions(folders)
-                                        for name, folders in runs.items()})
+by_size = calibration.accuracy_by_size({name: calibration.predictions_of(records)
+                                        for name, records in runs.items()})
 display(by_size.pivot(index="size", columns="method", values="top1").round(1))
 fig = viz.accuracy_by_bin(by_size, "size", "top1", "method",
                           "true figure height (fraction of the frame)", "top-1 (%)")
@@ -90,14 +89,14 @@ viz.show_figure(fig, out_dir, "10_accuracy_by_size")
 
 # %%
 if runs["adaptive"]:
-    adaptive = calibration.load_predictions(runs["adaptive"][:1])[0]
+    adaptive = calibration.predictions_of(runs["adaptive"][:1])[0]
     boxes = calibration.box_table(adaptive)
     corr = calibration.scale_size_correlation(adaptive, "y")
     fig = viz.scatter_with_identity(boxes["true_height"].to_numpy(), boxes["learned_height"].to_numpy(),
                                     "true figure height (fraction of frame)",
                                     "learned vertical scale", f"correlation {corr:+.2f}")
     viz.show_figure(fig, out_dir, "10_learned_vs_true_height")
-    items, _, _ = report.fig2_data(cfg, out_dir, count=6, table_id="oracle", label="Adaptive")
+    items, _, _ = report.fig2_data(cfg, out_dir, count=6, table_id="oracle", row_key="adaptive")
     fig = viz.boxes_figure(
         [it["frame"] for it in items], [it["residual_mean"] for it in items],
         [it["centre_box"] for it in items], [it["adaptive_box"] for it in items],
@@ -114,9 +113,9 @@ if runs["adaptive"]:
 
 # %%
 pretraining = calibration.pretraining_runs(cfg, out_dir)
-logs = {f"pretraining {i}": calibration.learning_curve(f) for i, f in enumerate(pretraining)}
-logs.update({f"{name} (seed run {i})": calibration.learning_curve(f)
-             for name, folders in runs.items() for i, f in enumerate(folders[:1])})
+logs = {f"pretraining {i}": calibration.learning_curve(r.folder) for i, r in enumerate(pretraining)}
+logs.update({f"{name} (seed run {i})": calibration.learning_curve(r.folder)
+             for name, records in runs.items() for i, r in enumerate(records[:1])})
 fig = viz.learning_curves(logs)
 viz.show_figure(fig, out_dir, "10_learning_curves")
 
@@ -129,7 +128,7 @@ viz.show_figure(fig, out_dir, "10_learning_curves")
 
 # %%
 display(calibration.profile_values(cfg))
-cost = calibration.cost_table(pretraining + [f for folders in runs.values() for f in folders])
+cost = calibration.run_times(pretraining + [r for records in runs.values() for r in records])
 display(cost)
 display(Markdown(f"Mean wall time per fine-tuning run: **{cost.loc[cost['kind'] != 'pretrain', 'wall_s'].mean():.0f} s**; "
                  f"pretraining: **{cost.loc[cost['kind'] == 'pretrain', 'wall_s'].mean():.0f} s** "

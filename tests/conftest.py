@@ -32,3 +32,17 @@ def smoke_results(tmp_path_factory):
         except Exception as error:  # reported per notebook by the test that reads it
             outcomes[name] = error
     return results_dir, outcomes
+
+
+def dead_writer_partial(target) -> "Path":
+    """The temporary file a writer of ``target`` on this machine leaves behind when it is killed
+    (its pid no longer runs), with some bytes in it."""
+    import os
+
+    from azlib.files import partial_path
+
+    path = partial_path(target)
+    path = path.with_name(path.name.replace(f"-{os.getpid()}@", "-999999@"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"half a file")
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -28,8 +29,13 @@ def test_book_builds_with_every_chapter(smoke_book):
     html = smoke_book.parent
     for name in notebook_names():
         assert (html / "chapters" / f"{name}.html").is_file(), name
-    assert (html / "status.html").is_file()
     assert "99.33" in (html / "inconsistencies.html").read_text()
+    # the status page: per table, the runs' training time, commit, torch version and machine
+    status = (html / "status.html").read_text()
+    for table in ("1", "4", "5", "6", "7"):
+        assert re.search(rf"<td[^>]*>{table}</td>", status), table
+    assert re.search(r"<td[^>]*>[0-9a-f]{10}( \(uncommitted changes\))?</td>", status)
+    assert "2.14.1" in status and re.search(r"\d+ min</td>", status)
     assert "54.94" in (html / "chapters" / "00_paper.html").read_text()
 
 

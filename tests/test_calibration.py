@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from azlib import calibration, records
+from azlib import calibration, files, grid, records, runner
+from azlib.config import load_profile
+from azlib.training.evaluate import correct
+from test_experiments import _cpu, fake_training  # noqa: F401 (a fixture)
 
 
 def _predictions(heights, hits, scales=None, classes=3):
@@ -27,7 +30,7 @@ def _predictions(heights, hits, scales=None, classes=3):
 def test_figure_height_and_correctness():
     pred = _predictions([0.3, 0.8], [True, False])
     np.testing.assert_allclose(calibration.figure_height(pred), [0.3, 0.8])
-    np.testing.assert_array_equal(calibration.correct(pred), [1.0, 0.0])
+    np.testing.assert_array_equal(correct(pred), [1.0, 0.0])
     pred["box"][0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         calibration.figure_height(pred)
@@ -77,43 +80,43 @@ def test_box_table_matches_theta():
 def _fake_run(root, name, top1, pred, wall=10.0):
     folder = root / "runs" / name
     folder.mkdir(parents=True)
-    records.write_json(folder / records.CONFIG_FILE, {"model": {"backbone": "r3d_18", "zoom": "none"},
-                                                       "train": {"theta_source": "model"}})
-    records.write_json(folder / records.METRICS_FILE, {"top1": top1, "wall_time_s": wall,
-                                                        "train_time_s": wall - 2, "eval_time_s": 2,
-                                                        "epochs": 2, "kind": "train"})
-    np.savez(folder / records.PREDICTIONS_FILE, **pred)
+    files.write_json(folder / records.CONFIG_FILE, {"model": {"backbone": "r3d_18", "zoom": "none"},
+                                                     "train": {"theta_source": "model"}})
+    files.write_json(folder / records.METRICS_FILE, {"top1": top1, "wall_time_s": wall,
+                                                      "train_time_s": wall - 2, "eval_time_s": 2,
+                                                      "epochs": 2, "kind": "train"})
+    files.save_npz(folder / records.PREDICTIONS_FILE, pred)
     (folder / records.LOG_FILE).write_text(
         "\n".join(json.dumps({"epoch": e, "loss": 2.0 / e, "acc": 30.0 * e, "time_s": 1.0})
                   for e in (1, 2)) + "\n")
-    return folder
+    return records.load_run(folder)
 
 
 def test_summary_goals_cost_and_learning_curve(tmp_path):
     heights = np.linspace(0.25, 0.9, 12)
     runs = {
-        "baseline": [_fake_run(tmp_path, "b0", 60.0, _predictions(heights, [True] * 12)),
-                     _fake_run(tmp_path, "b1", 64.0, _predictions(heights, [True] * 12))],
+        "centre": [_fake_run(tmp_path, "b0", 60.0, _predictions(heights, [True] * 12)),
+                   _fake_run(tmp_path, "b1", 64.0, _predictions(heights, [True] * 12))],
         "adaptive": [_fake_run(tmp_path, "a0", 72.0, _predictions(heights, [True] * 12, 0.2 + heights))],
-        "oracle": [_fake_run(tmp_path, "o0", 90.0, _predictions(heights, [True] * 12))],
+        "oracle_box": [_fake_run(tmp_path, "o0", 90.0, _predictions(heights, [True] * 12))],
         "oracle_scale": [_fake_run(tmp_path, "s0", 75.0, _predictions(heights, [True] * 12))],
     }
     frame = calibration.summary(runs)
-    assert frame.loc["baseline", "top1"] == pytest.approx(62.0)
-    assert frame.loc["baseline", "spread"] == pytest.approx(4.0)
+    assert frame.loc["centre", "top1"] == pytest.approx(62.0)
+    assert frame.loc["centre", "spread"] == pytest.approx(4.0)
     assert frame.loc["adaptive", "scale_size_corr"] == pytest.approx(1.0)
     met = calibration.goals(frame)["met"]
-    assert met["baseline top-1 in [50, 90] %"] and met["oracle − baseline ≥ 5 points"]
-    assert met["adaptive − baseline ≥ 5 points"] and met["learned scale ~ true size correlation ≥ +0.6"]
+    assert met["centre crop top-1 in [50, 90] %"] and met["oracle box − centre crop ≥ 5 points"]
+    assert met["adaptive − centre crop ≥ 5 points"] and met["learned scale ~ true size correlation ≥ +0.6"]
     assert met["adaptive captures ≥ 2/3 of the scale-only headroom"]  # (72 - 62) / (75 - 62)
     frame.loc["adaptive", "top1"] = 66.0  # (66 - 62) / 13 < 2/3 and only +4
     met = calibration.goals(frame)["met"]
     assert not met["adaptive captures ≥ 2/3 of the scale-only headroom"]
-    assert not met["adaptive − baseline ≥ 5 points"]
-    cost = calibration.cost_table(runs["baseline"])
-    assert cost["wall_s"].tolist() == [10.0, 10.0] and set(cost["backbone"]) == {"r3d_18"}
-    curve = calibration.learning_curve(runs["baseline"][0])
-    assert curve["accuracy"].tolist() == [30.0, 60.0]
+    assert not met["adaptive − centre crop ≥ 5 points"]
+    times = calibration.run_times(runs["centre"])
+    assert times["wall_s"].tolist() == [10.0, 10.0] and set(times["backbone"]) == {"r3d_18"}
+    curve = calibration.learning_curve(runs["centre"][0].folder)
+    assert curve["train_accuracy"].tolist() == [30.0, 60.0]
     with pytest.raises(FileNotFoundError, match="no training log"):
         calibration.learning_curve(tmp_path)
 
@@ -137,9 +140,10 @@ def test_attempts_record_roundtrip_and_bad_lines(tmp_path):
 
 
 def test_profile_values_lists_every_key():
-    frame = calibration.profile_values({"clip": {"frames": 4, "resize": [60, 80]}, "train": {"lr": 0.1}})
+    frame = calibration.profile_values(load_profile("cpu"), sections=("clip", "train"))
     assert isinstance(frame, pd.DataFrame)
-    assert frame.set_index("key")["value"].to_dict() == {"frames": "4", "resize": "[60, 80]", "lr": "0.1"}
+    values = frame.set_index("key")["value"].to_dict()
+    assert values["frames"] == "8" and values["resize"] == "[60, 80]" and values["lr"] == "0.001"
 
 
 def test_spatial_moments_measure_the_extent_of_motion():
@@ -163,27 +167,22 @@ def test_spatial_moments_measure_the_extent_of_motion():
     assert lnet(torch.rand(3, 2, 30, 40)).shape == (3, lnet.out_features)
 
 
-def test_main_table_goals_per_backbone(tmp_path, monkeypatch):
-    from test_experiments import _cpu, _fake_train_run
-
-    from azlib import experiments, train
-
-    monkeypatch.setattr(train, "train_run", _fake_train_run([]))
+def test_main_table_goals_per_backbone(tmp_path, fake_training):
     cfg = _cpu()
-    experiments.run_table(1, cfg, tmp_path, progress=False)
+    runner.run_table(1, cfg, tmp_path, progress=False)
     goals = calibration.main_table_goals(cfg, tmp_path)
     assert list(goals.index) == ["R3D", "R(2+1)D", "X3D"] and set(goals["seeds"]) == {3}
     # the fake trains the same seeds alike for every backbone: 50 % + noise, AZ +30 points
-    seed_top1 = [records.read_json(records.run_dir(tmp_path, p.config) / records.METRICS_FILE)["top1"]
-                 for p in experiments.plan(1, cfg, tmp_path) if p.row.label == "X3D"]
+    seed_top1 = [files.read_json(records.run_dir(tmp_path, p.spec) / records.METRICS_FILE)["top1"]
+                 for p in grid.plan(1, cfg) if p.row.key == "X3D"]
     assert goals.loc["X3D", "baseline_spread"] == pytest.approx(max(seed_top1) - min(seed_top1))
     assert goals.loc["X3D", "baseline"] == pytest.approx(np.mean(seed_top1))
     assert goals["gain ≥ 5, interval > 0"].all() and (goals["gain_lo"] > 0).all()
     assert goals.loc["R3D", "seeds within 5 points"] == (goals.loc["R3D", "baseline_spread"] <= 5)
     # a seed that drifts far breaks the spread goal of its backbone only
-    drifted = next(p for p in experiments.plan(1, cfg, tmp_path) if p.row.label == "X3D" and p.seed == 2)
-    metrics = records.run_dir(tmp_path, drifted.config) / records.METRICS_FILE
-    records.write_json(metrics, {**records.read_json(metrics), "top1": max(seed_top1) + 20})
+    drifted = next(p for p in grid.plan(1, cfg) if p.row.key == "X3D" and p.seed == 2)
+    metrics = records.run_dir(tmp_path, drifted.spec) / records.METRICS_FILE
+    files.write_json(metrics, {**files.read_json(metrics), "top1": max(seed_top1) + 20})
     after = calibration.main_table_goals(cfg, tmp_path)
     assert not after.loc["X3D", "seeds within 5 points"]
     assert after.loc["X3D", "baseline_spread"] >= 20

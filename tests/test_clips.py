@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import torch
 
+from azlib import store as store_module
 from azlib.codec import decode_rgb
 from azlib.datasets.clips import ClipDataset, clip_starts
 from azlib.datasets.splits import VideoRecord, load_index
-from azlib.datasets.synthetic import generate, load_boxes
+from azlib.datasets.synthetic import SynthSettings, generate, load_boxes
+from azlib.errors import DataError, VideoError
 
-SYNTH = {"seed": 3, "classes": ["clap", "jump"], "actors": 2, "videos_per_actor_class": 2,
-         "width": 80, "height": 60, "seconds": [1.0, 1.2], "figure_height": [0.4, 0.8], "workers": 1,
-         "train_fraction": 0.5}
-CLIP = {"frames": 4, "stride": 3, "resize": [30, 40], "test_clips": 3}
+SYNTH = SynthSettings(seed=3, classes=("clap", "jump"), actors=2, videos_per_actor_class=2,
+                      width=80, height=60, seconds=(1.0, 1.2), figure_height=(0.4, 0.8), workers=1,
+                      train_fraction=0.5)
+CLIP = {"frames": 4, "stride": 3, "size": (30, 40), "test_clips": 3}
 MEAN, STD = (0.43, 0.39, 0.37), (0.23, 0.22, 0.22)
 
 
@@ -39,7 +41,7 @@ def test_clip_starts():
 
 
 def test_test_clips_are_uniform_and_normalised(index, root):
-    data = ClipDataset(index.test, CLIP, train=False, mean=MEAN, std=STD, boxes_root=root)
+    data = ClipDataset(index.test, **CLIP, train=False, mean=MEAN, std=STD, boxes_root=root)
     assert len(data) == 3 * len(index.test)
     frames = decode_rgb(index.test[1].path, size=(30, 40))
     starts = clip_starts(len(frames), 4, 3, 3)
@@ -53,7 +55,7 @@ def test_test_clips_are_uniform_and_normalised(index, root):
 
 
 def test_training_clip_is_seeded_per_epoch(index):
-    data = ClipDataset(index.train, CLIP, train=True, seed=5)
+    data = ClipDataset(index.train, **CLIP, train=True, seed=5)
     assert len(data) == len(index.train)
     first = [data.frame_indices(v, 0, 30)[0] for v in range(len(index.train))]
     assert first == [data.frame_indices(v, 0, 30)[0] for v in range(len(index.train))]
@@ -65,7 +67,7 @@ def test_training_clip_is_seeded_per_epoch(index):
     assert len(epochs) > 3  # different clips across epochs
     assert all(0 <= s <= 30 - 10 for e in epochs for s in e)
     data.set_epoch(0)
-    again = ClipDataset(index.train, CLIP, train=True, seed=5)
+    again = ClipDataset(index.train, **CLIP, train=True, seed=5)
     assert torch.equal(data[2]["rgb"], again[2]["rgb"])
     # the training clip (decoded only up to its last frame) holds exactly those frames
     frames = decode_rgb(index.train[2].path, size=(30, 40))
@@ -74,7 +76,7 @@ def test_training_clip_is_seeded_per_epoch(index):
 
 
 def test_box_is_the_union_over_the_clip_in_unit_coordinates(index, root):
-    data = ClipDataset(index.test, CLIP, train=False, boxes_root=root)
+    data = ClipDataset(index.test, **CLIP, train=False, boxes_root=root)
     item = data[4]
     frames = len(decode_rgb(index.test[1].path, size=(30, 40)))
     indices = clip_starts(frames, 4, 3, 3)[1] + 3 * np.arange(4)
@@ -83,41 +85,38 @@ def test_box_is_the_union_over_the_clip_in_unit_coordinates(index, root):
     expected = union / np.array([80, 60, 80, 60]) * 2 - 1
     assert np.allclose(item["box"].numpy(), expected, atol=1e-5)
     assert -1 <= item["box"][0] < item["box"][2] <= 1 and -1 <= item["box"][1] < item["box"][3] <= 1
-    assert torch.isnan(ClipDataset(index.test, CLIP, train=False)[0]["box"]).all()
+    assert torch.isnan(ClipDataset(index.test, **CLIP, train=False)[0]["box"]).all()
 
 
 def test_bad_input_names_the_video(index, tmp_path):
     long_clip = {**CLIP, "frames": 20}  # 20 frames at stride 3 = 58 > a 1.2 s video
-    with pytest.raises(ValueError, match=f"{index.test[0].path.name}.*fewer than one clip"):
-        ClipDataset(index.test, long_clip, train=False)[0]
-    data = ClipDataset(index.test, CLIP, train=False)
+    with pytest.raises(VideoError, match=f"{index.test[0].path.name}.*fewer than one clip.*check-data"):
+        ClipDataset(index.test, **long_clip, train=False)[0]
+    data = ClipDataset(index.test, **CLIP, train=False)
     with pytest.raises(IndexError, match="out of range"):
         data[len(data)]
     with pytest.raises(IndexError, match=f"{index.test[0].path.name}: clip 3 out of range"):
         data.item(0, 3)
     unlabelled = VideoRecord(index.test[0].path, 7, index.test[0].name)
-    with pytest.raises(ValueError, match=f"{index.test[0].path.name}: label 7 is not in the class index"):
-        ClipDataset([unlabelled], CLIP, num_classes=2)
-    with pytest.raises(ValueError, match="label -1"):
-        ClipDataset([VideoRecord(index.test[0].path, -1, "x")], CLIP)
+    with pytest.raises(DataError, match=f"{index.test[0].path.name}: label 7 is not in the class index"):
+        ClipDataset([unlabelled], **CLIP, num_classes=2)
+    with pytest.raises(DataError, match="label -1"):
+        ClipDataset([VideoRecord(index.test[0].path, -1, "x")], **CLIP)
 
 
-def test_unreadable_video_is_counted_reported_and_replaced(index, tmp_path):
+def test_an_unreadable_video_stops_naming_it_never_replaced(index, tmp_path):
     broken = tmp_path / "broken.avi"
     broken.write_bytes(b"not a video at all" * 50)
     records = [VideoRecord(broken, 0, "broken")] + list(index.test)
-    data = ClipDataset(records, CLIP, train=True)
-    with pytest.warns(UserWarning, match="broken.avi"):
-        item = data[0]
-    assert item["video"] == 1 and data.unreadable == {str(broken)}
-    data[0]  # reported once, counted once
-    assert len(data.unreadable) == 1
+    data = ClipDataset(records, **CLIP, train=True)
+    with pytest.raises(VideoError, match="broken.avi: FFmpeg cannot read it"):
+        data[0]
+    assert data[1]["video"] == 1
 
 
 def test_lnet_input_is_aligned_with_the_rgb_frames(index, tmp_path):
-    store_module = pytest.importorskip("azlib.store", reason="azlib.store (extraction issue) not written yet")
     store = store_module.LNetInputStore(tmp_path / "cache", scale=4, accumulated=True)
-    data = ClipDataset(index.test, CLIP, store=store, modality="residual", train=False)
+    data = ClipDataset(index.test, **CLIP, store=store, modality="residual", train=False)
     item = data[2]
     entry = store.get(index.test[0].path)
     frames = len(decode_rgb(index.test[0].path))
@@ -128,7 +127,7 @@ def test_lnet_input_is_aligned_with_the_rgb_frames(index, tmp_path):
 
 
 def test_dataloader_with_workers(index, root):
-    data = ClipDataset(index.train, CLIP, train=True, boxes_root=root)
+    data = ClipDataset(index.train, **CLIP, train=True, boxes_root=root)
     loader = torch.utils.data.DataLoader(data, batch_size=4, num_workers=2, shuffle=True,
                                          generator=torch.Generator().manual_seed(0))
     batch = next(iter(loader))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from azlib import codec
+from azlib import codec, extraction
+from azlib.errors import VideoError
 from videos import make_moving_patch_video, make_translating_video, textured_image
 
 # Steps change inside GoPs and GoP boundaries (frames 12, 24) fall in the middle of each run.
@@ -17,14 +18,14 @@ PATCH_STEPS = [(2, 0)] * 7 + [(0, 3)] * 6 + [(-3, -1)] * 6
 def pan(tmp_path_factory):
     path = tmp_path_factory.mktemp("pan") / "pan.avi"
     shifts = make_translating_video(path, PAN_STEPS, size=(96, 128), gop=12)
-    return path, shifts, codec.extract(path)
+    return path, shifts, extraction.extract(path)
 
 
 @pytest.fixture(scope="module")
 def patch(tmp_path_factory):
     path = tmp_path_factory.mktemp("patch") / "patch.avi"
     shifts, boxes = make_moving_patch_video(path, PATCH_STEPS, size=(96, 128), patch=32, start=(30, 20))
-    return path, shifts, boxes, codec.extract(path)
+    return path, shifts, boxes, extraction.extract(path)
 
 
 def last_iframe(pict_type, t):
@@ -45,7 +46,7 @@ def test_encode_frames_is_deterministic(tmp_path):
     b = make_translating_video(tmp_path / "b.avi", [1] * 5)
     assert (a == b).all()
     assert (tmp_path / "a.avi").read_bytes() == (tmp_path / "b.avi").read_bytes()
-    with pytest.raises(codec.VideoError, match="odd"):
+    with pytest.raises(VideoError, match="odd"):
         codec.encode_frames([np.zeros((15, 16, 3), np.uint8)], tmp_path / "odd.avi")
     assert not list(tmp_path.glob(".*partial*"))
 
@@ -131,8 +132,8 @@ def test_residual_energy_concentrates_on_moving_edges(patch):
 def naive_fields(path):
     """CoViAR's per-pixel loops, written plainly, from the block vectors and decoded RGB."""
     rgb = codec.decode_rgb(path).astype(np.int16)
-    vectors = codec.motion_vectors(path)
-    kinds = bytes(codec.extract(path)["pict_type"]).decode()
+    vectors = extraction.motion_vectors(path)
+    kinds = bytes(extraction.extract(path)["pict_type"]).decode()
     t_len, height, width, _ = rgb.shape
     mv = np.zeros((t_len, height, width, 2), np.int16)
     acc = np.zeros_like(mv)
@@ -177,7 +178,7 @@ def test_extract_equals_plain_per_pixel_reference(tmp_path, scene):
         make_translating_video(path, [(3, 1)] * 3 + [(25, 0)] + [(2, -2)] * 5, size=(48, 64), gop=6)
     else:
         make_moving_patch_video(path, [(3, 1)] * 4 + [(2, -2)] * 5, size=(48, 64), patch=16, start=(20, 20), gop=6)
-    fields = codec.extract(path)
+    fields = extraction.extract(path)
     expected = naive_fields(path)
     for name, value in expected.items():
         np.testing.assert_array_equal(fields[name], value, err_msg=name)
@@ -199,7 +200,7 @@ def pooled(field, scale):
 def test_lnet_inputs_equal_downscaled_extract(patch, accumulated):
     path, shifts, _, fields = patch
     scale = 4
-    lnet = codec.lnet_inputs(path, scale=scale, accumulated=accumulated)
+    lnet = extraction.lnet_inputs(path, scale=scale, accumulated=accumulated)
     t = len(shifts)
     assert lnet["residual"].shape == (t, 24, 32) and lnet["residual"].dtype == np.uint8
     assert lnet["mv"].shape == (t, 2, 24, 32) and lnet["mv"].dtype == np.int8
@@ -220,7 +221,7 @@ def test_lnet_inputs_equal_downscaled_extract(patch, accumulated):
 def test_peer_agreement_with_mv_extractor(pan, patch):
     videocap = pytest.importorskip("mvextractor.videocap", reason="motion-vector-extractor (test extra) missing")
     for path in (pan[0], patch[0]):
-        ours = codec.motion_vectors(path)
+        ours = extraction.motion_vectors(path)
         cap = videocap.VideoCap()
         assert cap.open(str(path))
         theirs, kinds = [], []
@@ -253,12 +254,12 @@ def test_b_frames_are_refused_with_reencode_hint(tmp_path):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    with pytest.raises(codec.VideoError, match=r"B-frame.*python -m azlib reencode"):
-        codec.extract(src)
-    with pytest.raises(codec.VideoError, match="reencode"):
-        codec.lnet_inputs(src)
-    fixed = codec.reencode(src, tmp_path / "fixed.avi", height=None)
-    fields = codec.extract(fixed)
+    with pytest.raises(VideoError, match=r"B-frame.*python -m azlib reencode"):
+        extraction.extract(src)
+    with pytest.raises(VideoError, match="reencode"):
+        extraction.lnet_inputs(src)
+    assert codec.reencode(src, tmp_path / "fixed.avi", height=None)["frames"] == 16
+    fields = extraction.extract(tmp_path / "fixed.avi")
     assert set(bytes(fields["pict_type"]).decode()) == {"I", "P"} and len(fields["pict_type"]) == 16
 
 
@@ -266,10 +267,12 @@ def test_decode_rgb_and_reencode_sizes(pan, tmp_path):
     path, shifts, _ = pan
     rgb = codec.decode_rgb(path, size=(48, 64), max_frames=5)
     assert rgb.shape == (5, 48, 64, 3) and rgb.dtype == np.uint8
-    out = codec.reencode(path, tmp_path / "small.mp4", height=50)
+    out = tmp_path / "small.mp4"
+    assert codec.reencode(path, out, height=50) == {"frames": len(shifts), "source_frames": len(shifts),
+                                                    "truncated_at": -1}
     info = codec.probe(out)
     assert (info.height, info.width, info.num_frames, info.codec) == (50, 66, len(shifts), "mpeg4")
-    assert bytes(codec.extract(out)["pict_type"]).decode().count("I") == 3
+    assert bytes(extraction.extract(out)["pict_type"]).decode().count("I") == 3
 
 
 def test_extract_and_reencode_command_line(pan, tmp_path, capsys):
@@ -285,9 +288,10 @@ def test_extract_and_reencode_command_line(pan, tmp_path, capsys):
     (src_dir / "a").mkdir(parents=True)
     make_translating_video(src_dir / "a" / "one.avi", [1] * 4, size=(32, 48))
     (src_dir / "broken.mp4").write_text("not a video")
-    assert main(["reencode", str(src_dir), str(dst_dir), "--height", "32", "--workers", "1"]) == 1
-    report = capsys.readouterr().out
-    assert "re-encoded 1" in report and "failed 1" in report and "broken.mp4" in report
+    assert main(["reencode", str(src_dir), str(dst_dir), "--height", "32", "--workers", "1",
+                 "--no-progress"]) == 2
+    report = capsys.readouterr().err
+    assert "1 re-encoded" in report and "1 failed" in report and "broken.mp4" in report
     assert codec.probe(dst_dir / "a" / "one.avi").height == 32
-    main(["reencode", str(src_dir), str(dst_dir), "--height", "32", "--workers", "1"])
-    assert "re-encoded 0, already done 1" in capsys.readouterr().out
+    main(["reencode", str(src_dir), str(dst_dir), "--height", "32", "--workers", "1", "--no-progress"])
+    assert "0 re-encoded, 1 already done" in capsys.readouterr().err

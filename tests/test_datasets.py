@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from azlib.codec import decode_rgb, encode_frames
-from azlib.config import ConfigError
 from azlib.datasets.clips import ClipDataset
 from azlib.datasets.splits import KINETICS_STATIC, KINETICS_TEMPORAL, load_index
+from azlib.errors import ConfigError, DataError
 
-CLIP = {"frames": 4, "stride": 2, "resize": [24, 32], "test_clips": 2}
+CLIP = {"frames": 4, "stride": 2, "size": (24, 32), "test_clips": 2}
 
 
 def moving_square(path: Path, seed: int, frames: int = 12) -> Path:
@@ -29,7 +29,7 @@ def moving_square(path: Path, seed: int, frames: int = 12) -> Path:
 
 
 def loads_a_clip(index) -> None:
-    dataset = ClipDataset(index.test, CLIP, train=False, num_classes=len(index.classes))
+    dataset = ClipDataset(index.test, **CLIP, train=False, num_classes=len(index.classes))
     item = dataset[len(dataset) - 1]
     assert item["rgb"].shape == (3, 4, 24, 32)
     assert item["label"] == index.test[-1].label and item["clip"] == 1
@@ -62,27 +62,48 @@ def test_hmdb51(tmp_path):
     assert all(r.path.parent.name == index.classes[r.label] for r in index.train + index.test)
     assert (len(load_index("hmdb51", root, 2).train), len(load_index("hmdb51", root, 2).test)) == (9, 3)
     loads_a_clip(index)
-    # a missing video is reported (count and path), left out, never silent
+    assert load_index("hmdb51", root, 1, expected_classes=3).classes == index.classes
+    with pytest.raises(DataError, match="3 classes in the split files, but hmdb51 has 51"):
+        load_index("hmdb51", root, 1, expected_classes=51)
+    # a missing video is listed (the dataset check decides), left out of the split
     gone = index.train[0].path
     gone.unlink()
-    with pytest.warns(UserWarning, match=r"1 video\(s\).*" + gone.name):
-        again = load_index("hmdb51", root, 1)
+    again = load_index("hmdb51", root, 1)
     assert again.missing == [gone] and len(again.train) == 5
     with pytest.raises(ConfigError, match="split"):
         load_index("hmdb51", root, 4)
-    with pytest.raises(FileNotFoundError, match="test_split1"):
+    # a class folder whose split file is missing stops, naming the file (never a 2-class HMDB51)
+    (root / "testTrainMulti_7030_splits" / "cartwheel_test_split1.txt").unlink()
+    with pytest.raises(DataError, match=r"no split file for class folder\(s\) \['cartwheel'\].*cartwheel_test_split1.txt"):
+        load_index("hmdb51", root, 1)
+    with pytest.raises(DataError, match="test_split1"):
         for f in (root / "testTrainMulti_7030_splits").glob("*split1.txt"):
             f.unlink()
         load_index("hmdb51", root, 1)
 
 
+def test_hmdb51_empty_class_and_names_with_spaces(tmp_path):
+    root = make_hmdb51(tmp_path / "hmdb51")
+    splits = root / "testTrainMulti_7030_splits"
+    # a user dataset whose video names hold spaces: the name is all but the trailing 0/1/2
+    moving_square(root / "talk" / "my video 1.avi", seed=1)
+    moving_square(root / "talk" / "my video 2.avi", seed=2)
+    (splits / "talk_test_split1.txt").write_text("my video 1.avi 1 \nmy video 2.avi 2\n")
+    index = load_index("hmdb51", root, 1)
+    assert "my video 1" in {r.name for r in index.train} and "my video 2" in {r.name for r in index.test}
+    # a class whose split file lists nothing for this split stops, naming the class
+    (splits / "talk_test_split1.txt").write_text("my video 1.avi 0\n")
+    with pytest.raises(DataError, match="class 'talk' has no video in this split"):
+        load_index("hmdb51", root, 1)
+
+
 def test_missing_root_and_split_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="HMDB51 root"):
+    with pytest.raises(DataError, match="HMDB51 root"):
         load_index("hmdb51", tmp_path / "nowhere", 1)
     (tmp_path / "hmdb").mkdir()
-    with pytest.raises(FileNotFoundError, match="testTrainMulti_7030_splits"):
+    with pytest.raises(DataError, match="testTrainMulti_7030_splits"):
         load_index("hmdb51", tmp_path / "hmdb", 1)
-    with pytest.raises(FileNotFoundError, match="ucfTrainTestlist"):
+    with pytest.raises(DataError, match="ucfTrainTestlist"):
         load_index("ucf101", tmp_path / "hmdb", 1)
     with pytest.raises(ConfigError, match="dataset"):
         load_index("hmdb52", tmp_path / "hmdb", 1)
@@ -122,7 +143,7 @@ def test_ucf101(tmp_path):
     # a test video whose class is not in classInd.txt: an error naming the video and the file
     with open(root / "ucfTrainTestlist" / "testlist01.txt", "a") as f:
         f.write("Bowling/v_Bowling_g01_c01.avi\n")
-    with pytest.raises(ValueError, match="v_Bowling_g01_c01.avi.*classInd.txt"):
+    with pytest.raises(DataError, match="v_Bowling_g01_c01.avi.*classInd.txt"):
         load_index("ucf101", root, 1)
 
 
@@ -161,11 +182,10 @@ def test_kinetics_temporal_with_classes_file(tmp_path):
     assert [r.label for r in index.test] == [0, 1, 2]
     loads_a_clip(index)
     # the built-in 32-class list: these three are temporal classes, the other 29 have no rows
-    with pytest.raises(ValueError, match="no rows in the annotation"):
+    with pytest.raises(DataError, match="no rows in the annotation"):
         load_index("kinetics_temporal", root, 1)
     next((root / "val").rglob("*.mp4")).unlink()
-    with pytest.warns(UserWarning, match="1 video"):
-        assert len(load_index("kinetics_temporal", root, 1, classes_file=root / "classes.txt").missing) == 1
+    assert len(load_index("kinetics_temporal", root, 1, classes_file=root / "classes.txt").missing) == 1
     with pytest.raises(ConfigError, match="split"):
         load_index("kinetics_static", root, 2)
 
@@ -206,6 +226,6 @@ def test_real_footage_in_hmdb51_layout(tmp_path):
             f"{cls}_0.avi 1\n{cls}_1.avi 1\n{cls}_2.avi 2\n")
     index = load_index("hmdb51", root, 1)
     assert index.classes == ["ride_bike", "talk"] and (len(index.train), len(index.test)) == (4, 2)
-    dataset = ClipDataset(index.train, CLIP, train=True, mean=(0.45,) * 3, std=(0.225,) * 3)
+    dataset = ClipDataset(index.train, **CLIP, train=True, mean=(0.45,) * 3, std=(0.225,) * 3)
     item = dataset[0]
     assert item["rgb"].shape == (3, 4, 24, 32) and item["rgb"].std() > 0.1  # real texture, normalised

@@ -23,21 +23,25 @@ def _free_port() -> int:
 def _worker(rank: int, world: int, port: int, folder: str) -> None:
     import torch.distributed as dist
 
-    from azlib import train
+    from dataclasses import replace
+
+    from azlib.training.distributed import init_distributed
+    from azlib.training.evaluate import evaluate
+    from azlib.training.fit import fit
     from train_standins import TRAIN_CFG, ClipTensors, TinyZoomModel
 
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
                        "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank)})
     torch.set_num_threads(1)
-    ctx = train.init_distributed("cpu")
+    ctx = init_distributed("cpu")
     torch.manual_seed(100 + rank)  # different initialisation per rank: DDP must make them one
     model = TinyZoomModel()
-    cfg = {**TRAIN_CFG, "epochs": 1, "batch_size": 4}
-    summary = train.fit(model, ClipTensors(videos=10), cfg, Path(folder) / "run", seed=0, ctx=ctx,
+    cfg = replace(TRAIN_CFG, epochs=1, batch_size=4)
+    summary = fit(model, ClipTensors(videos=10), cfg, Path(folder) / "run", seed=0, ctx=ctx,
                         progress=False, frame_hw=(8, 8))
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
     test = ClipTensors(videos=7, train=False, test_clips=3, seed=1)  # 21 clips: 11 + 10
-    pred = train.evaluate(model, test, 7, 3, batch_size=4, ctx=ctx, progress=False)
+    pred = evaluate(model, test, 7, 3, batch_size=4, ctx=ctx, progress=False)
     np.savez(Path(folder) / f"rank{rank}.npz", params=flat.numpy(), scores=pred["scores"],
              clips=pred["clips"], labels=pred["labels"], loss=summary["log"][0]["loss"])
     torch.save(model.state_dict(), Path(folder) / f"model{rank}.pt")
@@ -54,12 +58,12 @@ def test_two_gloo_processes_train_one_model_and_count_each_test_video_once(tmp_p
     assert rank0["labels"].tolist() == [v % 3 for v in range(7)]
 
     # the gathered evaluation equals a single-process evaluation of the same weights
-    from azlib import train
+    from azlib.training.evaluate import evaluate
     from train_standins import ClipTensors, TinyZoomModel
 
     model = TinyZoomModel()
     model.load_state_dict(torch.load(tmp_path / "model0.pt"))
-    single = train.evaluate(model, ClipTensors(videos=7, train=False, test_clips=3, seed=1), 7, 3,
+    single = evaluate(model, ClipTensors(videos=7, train=False, test_clips=3, seed=1), 7, 3,
                             batch_size=4, progress=False)
     np.testing.assert_allclose(single["scores"], rank0["scores"], rtol=1e-6, atol=1e-7)
     assert (tmp_path / "run" / "checkpoint.pt").is_file()  # written once, by rank 0

@@ -1,12 +1,19 @@
-"""The experiment grid as data: planning, sharing, pretraining, run-or-reuse, our tables."""
+"""The experiment grid as data, run-or-reuse with locks and stale records, our tables."""
 
 from __future__ import annotations
+
+import json
+import os
+import socket
+import time
 
 import numpy as np
 import pytest
 
-from azlib import experiments, records, train
-from azlib.config import ConfigError, deep_merge, load_profile
+from azlib import files, grid, records, runner, tables
+from azlib.config import deep_merge, load_profile
+from azlib.errors import ConfigError
+from azlib.training.evaluate import CROP_VARIANTS
 
 
 def _cpu(**overrides):
@@ -15,139 +22,182 @@ def _cpu(**overrides):
     return load_profile("cpu", deep_merge(base, overrides))
 
 
-def test_table4_plan_varies_theta_mode_on_the_ablation_backbone(tmp_path):
+def test_table4_plan_varies_theta_mode_on_the_ablation_backbone():
     cfg = _cpu()
-    planned = experiments.plan(4, cfg, tmp_path)
+    planned = grid.plan(4, cfg)
     assert len(planned) == 4 * 3
-    modes = {p.config["model"]["theta_mode"] for p in planned}
-    assert modes == {"scale", "scale_translation", "scale_shear", "all"}
-    assert {p.config["model"]["backbone"] for p in planned} == {experiments._ablation_backbone(cfg)}
-    assert all(p.config["model"]["augment"] is False and p.config["model"]["zoom"] == "adaptive"
-               for p in planned)
-    assert {p.seed for p in planned} == {0, 1, 2} and len({p.hash for p in planned}) == 12
+    assert {p.spec.model.theta_mode for p in planned} == {"scale", "scale_translation", "scale_shear", "all"}
+    assert {p.spec.model.backbone for p in planned} == {grid.ablation_backbone(cfg)}
+    assert all(p.spec.model.augment is False and p.spec.model.zoom == "adaptive" for p in planned)
+    assert {p.seed for p in planned} == {0, 1, 2}
+    assert len({records.run_key(p.spec) for p in planned}) == 12
 
 
-def test_configurations_shared_by_tables_have_one_hash(tmp_path):
+def test_configurations_shared_by_tables_have_one_key():
     cfg = _cpu()
-    hashes = lambda t, label: {p.hash for p in experiments.plan(t, cfg, tmp_path) if p.row.label == label}
-    assert hashes(5, "Yes") == hashes(6, "Res") == hashes(7, "Adaptive")
-    assert hashes(4, "Adaptive scale") == hashes(5, "No")
+    keys = lambda t, row: {records.run_key(p.spec) for p in grid.plan(t, cfg) if p.row.key == row}
+    assert keys(5, "augment") == keys(6, "residual") == keys(7, "adaptive")
+    assert keys(4, "scale") == keys(5, "no_augment")
     # on SynthActions, Tables 1-3 are one grid (labelled SynthActions), trained once
-    t1 = {p.hash for p in experiments.plan(1, cfg, tmp_path)}
-    assert t1 == {p.hash for p in experiments.plan(3, cfg, tmp_path)}
-    assert len(t1) == 6 * 3
-    baseline = next(p for p in experiments.plan(1, cfg, tmp_path) if p.row.label == "R3D")
-    assert baseline.config["model"]["zoom"] == "none"
+    t1 = {records.run_key(p.spec) for p in grid.plan(1, cfg)}
+    assert t1 == {records.run_key(p.spec) for p in grid.plan(3, cfg)} and len(t1) == 6 * 3
+    baseline = next(p for p in grid.plan(1, cfg) if p.row.key == "R3D")
+    assert baseline.spec.model.zoom == "none" and baseline.row.label == "R3D"
 
 
 def test_paper_profile_uses_each_papers_dataset_and_split(tmp_path):
     paper = load_profile("paper", {"data_root": str(tmp_path)})
-    t1 = experiments.plan(1, paper, tmp_path)
+    t1 = grid.plan(1, paper)
     assert {(p.dataset, p.split) for p in t1} == {("hmdb51", s) for s in (1, 2, 3)}
-    assert {p.config["data_root"] for p in t1} == {str(tmp_path)}  # DATA_ROOT is HMDB51 itself
+    assert {p.spec.data_root for p in t1} == {str(tmp_path)}  # DATA_ROOT is HMDB51 itself
     (tmp_path / "hmdb51").mkdir()  # ... or holds one folder per dataset
-    assert {p.config["data_root"] for p in experiments.plan(1, paper, tmp_path)} == {str(tmp_path / "hmdb51")}
-    t3 = experiments.plan(3, paper, tmp_path)
+    assert {p.spec.data_root for p in grid.plan(1, paper)} == {str(tmp_path / "hmdb51")}
+    t3 = grid.plan(3, paper)
     assert {p.dataset for p in t3} == {"kinetics_temporal", "kinetics_static"}
-    assert all(p.config["train"]["lr"] == 0.001 for p in t3)
-    assert all(p.config["data_root"] == str(tmp_path / p.dataset) for p in t3)
-    x3d = next(p for p in t1 if p.row.backbone == "X3D")
-    assert x3d.config["clip"]["crop"] == 224
+    assert all(p.spec.train.lr == 0.001 for p in t3)
+    assert all(p.spec.data_root == str(tmp_path / p.dataset) for p in t3)
+    assert next(p for p in t1 if p.row.backbone == "X3D").spec.clip.crop == 224
     with pytest.raises(ConfigError, match="synthactions"):
-        experiments.plan("oracle", paper, tmp_path)
+        grid.plan("oracle", paper)
     with pytest.raises(ConfigError, match="--table"):
-        experiments.plan(8, paper, tmp_path)
+        grid.plan(8, paper)
 
 
-def test_uniform_placement_table_changes_only_the_generator(tmp_path):
+def test_uniform_placement_table_changes_only_the_generator():
     cfg = _cpu()
-    t4, t4u = experiments.plan(4, cfg, tmp_path), experiments.plan("4u", cfg, tmp_path)
-    assert all(p.config["synth"]["placement"] == "uniform" for p in t4u)
-    assert {p.hash for p in t4}.isdisjoint({p.hash for p in t4u})
-    assert train.synth_root(tmp_path, t4[0].config["synth"]) != train.synth_root(tmp_path, t4u[0].config["synth"])
+    t4, t4u = grid.plan(4, cfg), grid.plan("4u", cfg)
+    assert all(p.spec.synth.placement == "uniform" for p in t4u)
+    assert {records.run_key(p.spec) for p in t4}.isdisjoint({records.run_key(p.spec) for p in t4u})
+    assert {p.spec.synth.placement for p in t4} == {"centred"}
 
 
-def test_pretraining_is_a_run_whose_weights_enter_the_fine_tuning_hash(tmp_path):
-    cfg = _cpu(pretrain={"enabled": True, "seed": 5, "data_seed": 77, "videos_per_actor_class": 3,
+def test_pretraining_is_a_run_whose_settings_enter_the_fine_tuning_key(tmp_path):
+    cfg = _cpu(pretrain={"enabled": True, "seed": 5, "synth": {"seed": 77, "videos_per_actor_class": 3},
                          "train": {"epochs": 2}})
-    planned = experiments.plan(1, cfg, tmp_path)
+    planned = grid.plan(1, cfg)
     for p in planned:
-        assert p.config["model"]["pretrained"] == experiments.pretrained_weights(p.pretrain)
-        # The reference names the run, not a path: the hash does not depend on where results live.
-        assert p.config["model"]["pretrained"] == "run:" + records.config_hash(p.pretrain)
-        elsewhere = experiments.plan("1", cfg, tmp_path / "elsewhere")
-        assert [q.hash for q in elsewhere] == [q.hash for q in planned]
-        assert p.pretrain["kind"] == "pretrain" and p.pretrain["model"]["zoom"] == "none"
-        assert p.pretrain["model"]["backbone"] == p.config["model"]["backbone"]
-        assert p.pretrain["synth"]["seed"] == 77 and p.pretrain["train"]["epochs"] == 2
-        assert p.pretrain["seed"] == 5 and p.pretrain["synth"]["videos_per_actor_class"] == 3
-        assert p.pretrain["synth"]["seed"] != p.config["synth"]["seed"]  # its own videos
-    assert len({records.config_hash(p.pretrain) for p in planned}) == 3  # one per backbone
-    without = {p.hash for p in experiments.plan(1, _cpu(pretrain={"enabled": False}), tmp_path)}
-    assert without.isdisjoint({p.hash for p in planned})
+        # the reference names the run by its settings, not a path or a code version
+        assert p.spec.model.pretrained == "run:" + records.spec_key(p.pretrain)
+        assert p.pretrain.kind == "pretrain" and p.pretrain.model.zoom == "none"
+        assert p.pretrain.model.backbone == p.spec.model.backbone
+        assert p.pretrain.synth.seed == 77 and p.pretrain.train.epochs == 2
+        assert p.pretrain.seed == 5 and p.pretrain.synth.videos_per_actor_class == 3
+    assert len({records.run_key(p.pretrain) for p in planned}) == 3  # one per backbone
+    without = {records.run_key(p.spec) for p in grid.plan(1, _cpu(pretrain={"enabled": False}))}
+    assert without.isdisjoint({records.run_key(p.spec) for p in planned})
 
 
 def _fake_train_run(calls):
-    """Stands in for train.train_run: writes a record whose numbers depend on the row."""
+    """Stands in for train_run: writes a whole record whose numbers depend on the row."""
 
-    def fake(run, out_dir, crops=False, progress=True, **_):
-        calls.append(records.config_hash(run))
-        folder = records.run_dir(out_dir, run)
-        rng = np.random.default_rng(run["seed"])
+    def fake(spec, out_dir, crops=False, progress=True, **_):
+        calls.append(records.run_key(spec))
+        folder = records.run_dir(out_dir, spec)
+        rng = np.random.default_rng(spec.seed)
         labels = np.arange(40) % 4
-        right = 0.5 + (0.3 if run["model"]["zoom"] == "adaptive" else 0.0)
+        right = 0.5 + (0.3 if spec.model.zoom == "adaptive" else 0.0)
         correct = rng.random(40) < right
         scores = np.eye(4)[np.where(correct, labels, (labels + 1) % 4)]
-        records.write_json(folder / records.CONFIG_FILE, run)
-        np.savez(folder / records.PREDICTIONS_FILE, scores=scores, labels=labels)
+        files.write_json(folder / records.CONFIG_FILE, {"model": {"backbone": spec.model.backbone}})
+        files.save_npz(folder / records.PREDICTIONS_FILE, {"scores": scores, "labels": labels})
+        files.write_json(folder / records.PROVENANCE_FILE, {
+            "spec_key": records.spec_key(spec), "fingerprint": "code-now", "commit": "abc123",
+            "finished": "2026-11-29T12:00:00+00:00", "environment": {"cpu": "test cpu"}})
         metrics = {"top1": 100 * correct.mean(), "top5": 100.0, "wall_time_s": 2.0}
         if crops:
-            records.write_json(folder / records.CROPS_FILE, {
-                "variants": {v: {"top1": 40.0 + i, "top5": 90.0} for i, v in enumerate(train.CROP_VARIANTS)},
+            files.write_json(folder / records.CROPS_FILE, {
+                "variants": {v: {"top1": 40.0 + i, "top5": 90.0} for i, v in enumerate(CROP_VARIANTS)},
                 "wall_time_s": 1.0})
-        records.write_json(folder / records.METRICS_FILE, metrics)
+            for v in CROP_VARIANTS:
+                files.save_npz(folder / f"predictions_{v}.npz", {"scores": scores, "labels": labels})
+        files.write_json(folder / records.METRICS_FILE, metrics)
         return metrics
 
     return fake
 
 
-def test_run_table_runs_what_is_missing_then_reuses_and_builds_the_table(tmp_path, monkeypatch):
+@pytest.fixture
+def fake_training(monkeypatch):
     calls = []
-    monkeypatch.setattr(train, "train_run", _fake_train_run(calls))
-    cfg = _cpu()
-    summary = experiments.run_table(1, cfg, tmp_path, progress=False)
+    monkeypatch.setattr(runner, "train_run", _fake_train_run(calls))
+    monkeypatch.setattr(records, "fingerprint", lambda patterns=None: "code-now")
+    return calls
+
+
+def test_run_table_runs_what_is_missing_then_reuses_and_builds_the_table(tmp_path, fake_training):
+    calls, cfg = fake_training, _cpu()
+    summary = runner.run_table(1, cfg, tmp_path, progress=False)
     assert len(calls) == 18 and summary["complete"] == 18 and summary["missing"] == 0
-    assert summary["wall_time_s"] == pytest.approx(36.0)
-    assert records.read_json(tmp_path / "tables" / "table1.json")["runs"] == summary["runs"]
-    experiments.run_table(3, cfg, tmp_path, progress=False)  # the same runs on SynthActions
+    assert summary["trained_here"] == 18 and summary["wall_time_s"] == pytest.approx(36.0)
+    assert summary["made_by"]["commits"] == ["abc123"] and summary["made_by"]["cpus"] == ["test cpu"]
+    written = files.read_json(tmp_path / "tables" / "table1.json")
+    assert written["runs"] == summary["runs"] and "trained_here" not in written
+    assert runner.run_table(3, cfg, tmp_path, progress=False)["trained_here"] == 0  # the same runs
     assert len(calls) == 18
     # a call that reuses every run keeps the wall time of the call that computed them
     record = tmp_path / "tables" / "table1.json"
-    records.write_json(record, {**records.read_json(record), "invocation_time_s": 1234.5})
-    assert experiments.run_table(1, cfg, tmp_path, progress=False)["invocation_time_s"] == 1234.5
-    assert records.read_json(record)["invocation_time_s"] == 1234.5 and len(calls) == 18
+    files.write_json(record, {**files.read_json(record), "invocation_time_s": 1234.5})
+    assert runner.run_table(1, cfg, tmp_path, progress=False)["invocation_time_s"] == 1234.5
+    assert len(calls) == 18
 
-    frame = experiments.table(1, tmp_path, cfg)
+    frame = tables.table(1, cfg, tmp_path)
     assert frame.attrs["dataset"] == "SynthActions" and frame.attrs["profile"] == "cpu"
     assert frame.attrs["paper_dataset"] == "HMDB51" and frame.attrs["runs_missing"] == 0
     az = frame.loc["R3D + AZ"]
-    assert az["seeds"] == 3 and az["top1_lo"] < az["top1"] < az["top1_hi"]
+    assert az["seeds"] == 3 and az["top1_lo"] < az["top1"] < az["top1_hi"] and az["key"] == "R3D+AZ"
     assert az["paper_top1"] == 59.78 and frame.loc["R3D", "paper_top1"] == 54.94
     assert az["vs"] == "R3D" and az["diff_lo"] < az["diff_top1"] < az["diff_hi"]
     assert az["diff_lo"] > 0  # +30 points of correctness in the fake
     assert np.isnan(frame.loc["R3D"].get("diff_top1", np.nan))
+    assert len(tables.row_predictions(1, "R3D+AZ", cfg, tmp_path)) == 3
+    with pytest.raises(KeyError, match=r"no row 'R3D \+ AZ'"):
+        tables.row_predictions(1, "R3D + AZ", cfg, tmp_path)  # a label is not a key
 
-    t7 = experiments.run_table(7, cfg, tmp_path, progress=False)
-    frame7 = experiments.table(7, tmp_path, cfg)
+    t7 = runner.run_table(7, cfg, tmp_path, progress=False)
+    frame7 = tables.table(7, cfg, tmp_path)
     assert "Center (60%)" in frame7.index and "Oracle box (beyond the paper)" in frame7.index
     assert frame7.loc["Center (60%)", "paper_top1"] == 9.81
     assert t7["wall_time_s"] == pytest.approx(3 * (2.0 + 1.0))
 
 
-def test_a_bad_field_stops_the_table_before_any_run(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(train, "train_run", _fake_train_run(calls))
-    with pytest.raises(ConfigError, match="model.backbone"):
-        experiments.run_table(1, _cpu(experiments={"backbones": {"X3D": "x3d_huge"}}), tmp_path,
-                              progress=False)
-    assert calls == [] and not (tmp_path / "runs").exists()
+def test_records_of_other_code_are_retrained_or_used_only_when_asked_and_marked(tmp_path, fake_training,
+                                                                                 monkeypatch):
+    calls, cfg = fake_training, _cpu(experiments={"seeds": [0]})
+    runner.run_table(5, cfg, tmp_path, progress=False)
+    assert len(calls) == 2
+    monkeypatch.setattr(records, "fingerprint", lambda patterns=None: "code-edited")  # an edit
+    assert tables.table(5, cfg, tmp_path).attrs["runs_missing"] == 2  # never used silently
+    reused = runner.run_table(5, cfg, tmp_path, progress=False, reuse_stale=True)
+    assert len(calls) == 2 and len(reused["stale"]) == 2 and reused["stale"][0]["commit"] == "abc123"
+    frame = tables.table(5, cfg, tmp_path, reuse_stale=True)
+    assert frame.attrs["runs_stale"] == 2 and frame["stale"].tolist() == [1, 1]
+    runner.run_table(5, cfg, tmp_path, progress=False)  # without the flag: retrained
+    assert len(calls) == 4 and tables.table(5, cfg, tmp_path).attrs["runs_stale"] == 0
+
+
+def test_a_bad_setting_stops_before_any_run(tmp_path, fake_training):
+    with pytest.raises(ConfigError, match="experiments.backbones.X3D"):
+        _cpu(experiments={"backbones": {"X3D": "x3d_huge"}})
+    with pytest.raises(ConfigError, match="experiments.jobs"):
+        _cpu(experiments={"jobs": 0})
+    assert fake_training == [] and not (tmp_path / "runs").exists()
+
+
+def test_a_lock_is_exclusive_refreshed_and_broken_only_when_stale(tmp_path, monkeypatch):
+    first, second = runner.RunLock(tmp_path / "run"), runner.RunLock(tmp_path / "run")
+    assert first.acquire() and not second.acquire()  # a live holder keeps it
+    assert json.loads(first.path.read_text())["pid"] == os.getpid()
+    first.release()
+    assert not first.path.exists() and second.acquire()
+    second.release()
+    # a holder on this machine whose process is gone: stale at once
+    files.write_json(first.path, {"host": socket.gethostname(), "pid": 999999, "since": 0})
+    assert runner.RunLock(tmp_path / "run").is_stale()
+    # another machine's holder: stale only when its heartbeat stops for LOCK_STALE_AFTER_S
+    files.write_json(first.path, {"host": "elsewhere", "pid": 1, "since": 0})
+    assert not runner.RunLock(tmp_path / "run").is_stale()
+    old = time.time() - runner.LOCK_STALE_AFTER_S - 5
+    os.utime(first.path, (old, old))
+    taker = runner.RunLock(tmp_path / "run")
+    assert taker.is_stale() and taker.acquire()
+    taker.release()

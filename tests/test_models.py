@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import warnings
 
 import pytest
@@ -12,8 +14,10 @@ from torchvision.models.video import R3D_18_Weights, r3d_18
 
 from azlib.models import zoom as Z
 from azlib.models.az import AdaptiveZoom, FixedCrop, build_model
-from azlib.models.backbones import (BACKBONES, backbone_stats, build_backbone, head_of)
-from azlib.models.cost import cost_table, count_macs
+from azlib.config import BACKBONES, ModelSettings, load_profile
+from azlib.models.backbones import backbone_stats, build_backbone, head_of
+from azlib.settings import to_dict
+from azlib.models.cost import count_macs, macs_table, step_times, training_step
 from azlib.models.lnet import WeightsMissingError, adapt_first_conv, build_lnet, hub_checkpoint_path
 
 SLIM = {"r3d_18": 8, "r2plus1d_18": 8, "x3d_xs": 8, "x3d_s": 8, "x3d_m": 8}
@@ -226,35 +230,41 @@ def _cfg(**kw):
 
 
 def test_build_model_from_profile_sections():
-    from azlib.config import load_profile
-
-    model_cfg = load_profile("smoke")["model"]
-    model = build_model(model_cfg, num_classes=4, out_size=48, frames=4)
-    assert isinstance(model, AdaptiveZoom) and model.head.mode == model_cfg["theta_mode"]
+    profile = load_profile("smoke")
+    settings = to_dict(profile.model)
+    model = build_model(**settings, num_classes=4, crop=48, frames=4, frame_size=(60, 80))
+    assert isinstance(model, AdaptiveZoom) and model.head.mode == profile.model.theta_mode
     assert model(torch.randn(1, 3, 4, 60, 80), torch.rand(1, 4, 15, 20))["logits"].shape == (1, 4)
-    mv = build_model(_cfg(lnet_input="mv", theta_mode="all"), 4, 16, frames=3)
+    sizes = dict(num_classes=4, crop=16, frames=3, frame_size=(20, 24))
+    mv = build_model(**_cfg(lnet_input="mv", theta_mode="all"), **sizes)
     assert mv.lnet.body[0].in_channels == 6 and mv.head.mode == "all"
-    baseline = build_model(_cfg(zoom="none"), 4, 16)
-    assert isinstance(baseline, FixedCrop)
-    crop_start = build_model(_cfg(init_scale="crop"), 4, (48, 48), frames=2, in_size=(60, 80)).eval()
+    assert isinstance(build_model(**_cfg(zoom="none"), **sizes), FixedCrop)
+    crop_start = build_model(**_cfg(init_scale="crop"), num_classes=4, crop=48, frames=2,
+                             frame_size=(60, 80)).eval()
     theta = crop_start(torch.randn(1, 3, 2, 60, 80), torch.rand(1, 2, 15, 20))["theta"]
     torch.testing.assert_close(theta[0, :, :2].diagonal(), torch.tensor([0.6, 0.8]))
-    with pytest.raises(ValueError, match="frames"):
-        build_model(_cfg(), 4, 16)
     with pytest.raises(ValueError, match="model.zoom"):
-        build_model(_cfg(zoom="sometimes"), 4, 16, frames=2)
+        build_model(**_cfg(zoom="sometimes"), **sizes)
     with pytest.raises(ValueError, match="model.lnet_input"):
-        build_model(_cfg(lnet_input="flow"), 4, 16, frames=2)
+        build_model(**_cfg(lnet_input="flow"), **sizes)
+
+
+def test_build_model_defaults_are_the_profile_defaults():
+    """One default per setting: build_model's signature and ModelSettings agree."""
+    signature = inspect.signature(build_model).parameters
+    for name, value in to_dict(ModelSettings()).items():
+        if name in signature and signature[name].default is not inspect.Parameter.empty:
+            default = signature[name].default
+            assert (list(default) if isinstance(default, tuple) else default) == value, name
 
 
 def test_paper_profile_stops_when_weights_are_missing(hub_dir):
-    from azlib.config import load_profile
-
-    cfg = load_profile("paper")["model"]
+    settings = to_dict(load_profile("paper").model)
+    sizes = dict(num_classes=51, crop=112, frames=16, frame_size=(128, 171))
     with pytest.raises(WeightsMissingError, match="Kinetics-400 weights for r2plus1d_18"):
-        build_model(cfg, 51, 112, frames=16)
+        build_model(**settings, **sizes)
     with pytest.raises(WeightsMissingError, match="LNet ImageNet weights"):
-        build_model(dict(cfg, pretrained=None), 51, 112, frames=16)
+        build_model(**dict(settings, pretrained=None), **sizes)
 
 
 def test_count_macs_follows_fvcore_and_counts_the_sampler():
@@ -270,11 +280,18 @@ def test_count_macs_follows_fvcore_and_counts_the_sampler():
     assert 40.0e9 < count_macs(build_backbone("r3d_18", 400), torch.zeros(1, 3, 16, 112, 112)) < 41.5e9
 
 
-def test_cost_table_at_cpu_sizes():
-    table = cost_table(("r3d_18", "x3d_xs"), frames=4, crop=48, frame_size=(60, 80), lnet="tiny",
+def test_macs_table_at_cpu_sizes():
+    table = macs_table(("r3d_18", "x3d_xs"), frames=4, crop=48, frame_size=(60, 80), lnet="tiny",
                        lnet_width=8, lnet_size=(15, 20), width=8)
     assert list(table["backbone"]) == ["r3d_18", "x3d_xs"]
     torch.testing.assert_close(torch.tensor(table["total GMac"].values),
                                torch.tensor((table["backbone GMac"] + table["zoom GMac"]).values))
     assert (table["zoom GMac"] > 0).all() and (table["zoom %"] < 5).all()
-    assert table["paper GMac"].isna().all()  # slim variants are not the paper's models
+
+
+def test_step_times_measure_every_step_interleaved():
+    calls = []
+    model = build_backbone("r3d_18", 3, 4)
+    step = training_step(model, (torch.randn(2, 3, 2, 16, 16),), torch.tensor([0, 1]))
+    times = step_times({"a": lambda: calls.append("a"), "b": step}, repeats=3, warmup=1)
+    assert set(times) == {"a", "b"} and calls == ["a"] * 4 and times["b"] > 0

@@ -1,4 +1,4 @@
-"""The paper's numbers in azlib/results.py are the paper's: each one appears in paper.md."""
+"""The paper's numbers in azlib/paper.py are the paper's: each one appears in paper.md."""
 
 from __future__ import annotations
 
@@ -6,23 +6,23 @@ import re
 
 import pytest
 
-from azlib import results
+from azlib import paper
 from azlib.config import REPO_ROOT
 
 PAPER = REPO_ROOT.parent / "shared" / "paper" / "paper.md"
 
 
 def _all_numbers():
-    for table in (results.PAPER_TABLE1_HMDB51, results.PAPER_TABLE2_UCF101, results.PAPER_TABLE3_KINETICS32):
+    for table in (paper.TABLE1_HMDB51, paper.TABLE2_UCF101, paper.TABLE3_KINETICS32):
         for metrics in table.values():
             yield from metrics["top1"]
             yield from metrics["top5"]
-    for table in (results.PAPER_TABLE4_THETA, results.PAPER_TABLE5_AUGMENT,
-                  results.PAPER_TABLE6_LNET_INPUT, results.PAPER_TABLE7_CROPS):
+    for table in (paper.TABLE4_THETA, paper.TABLE5_AUGMENT,
+                  paper.TABLE6_LNET_INPUT, paper.TABLE7_CROPS):
         for top1, top5 in table.values():
             yield top1
             yield top5
-    yield from results.PAPER_GMACS.values()
+    yield from paper.GMACS.values()
 
 
 @pytest.mark.skipif(not PAPER.is_file(), reason="../shared/paper/paper.md is not beside the checkout")
@@ -35,18 +35,18 @@ def test_every_paper_number_is_in_the_paper():
 
 def test_table_rows_in_paper_order_and_averages_consistent():
     # The stated averages are the mean of the three splits (to rounding) in Tables 1 and 2.
-    for table in (results.PAPER_TABLE1_HMDB51, results.PAPER_TABLE2_UCF101):
+    for table in (paper.TABLE1_HMDB51, paper.TABLE2_UCF101):
         for key, metrics in table.items():
             for metric in ("top1", "top5"):
                 *splits, average = metrics[metric]
                 assert abs(sum(splits) / 3 - average) < 0.02, (key, metric)
-    frame = results.paper_table(1)
+    frame = paper.table(1)
     assert list(frame.index) == ["R3D", "R3D + AZ", "R(2+1)D", "R(2+1)D + AZ", "X3D", "X3D + AZ"]
     assert frame.loc["R(2+1)D + AZ", ("top1", "1")] == 68.48
-    assert results.paper_table(7).loc["Adaptive", "Top-5"] == 99.33
+    assert paper.table(7).loc["Adaptive", "Top-5"] == 99.33
 
 
 def test_inconsistencies_are_recorded():
-    text = " ".join(i["what"] for i in results.PAPER_INCONSISTENCIES)
+    text = " ".join(i["what"] for i in paper.INCONSISTENCIES)
     for phrase in ("99.33", "93.33", "8.33", "40.7", "momentum 0.1"):
         assert phrase in text

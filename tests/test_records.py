@@ -1,61 +1,88 @@
-"""Run records: stable hashes, atomic JSON, statistics over seeds and paired over videos."""
+"""Run records: keys from the settings and the code, atomic files, statistics over seeds and videos."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import stats as scipy_stats
 
-from azlib import records, results
+from azlib import files, records, stats
+from azlib.config import load_profile, run_spec
+from azlib.errors import DataError
+from azlib.settings import result_dict
+from conftest import dead_writer_partial
 
 
-def test_config_hash_is_stable_order_free_and_sensitive():
+def test_keys_hash_the_settings_and_the_code():
+    spec = run_spec(load_profile("smoke"))
+    text = json.dumps(result_dict(spec), sort_keys=True, separators=(",", ":"))
+    assert records.spec_key(spec) == hashlib.sha256(text.encode()).hexdigest()[:12]  # anyone can recompute it
+    assert records.run_key(spec) == records.key_for(records.spec_key(spec))
+    assert records.key_for(records.spec_key(spec), code="other") != records.run_key(spec)
+    assert records.run_dir("out", spec).as_posix() == f"out/runs/{records.run_key(spec)}"
+    # a pretraining run is named by its settings, resolved under the current code wherever results are
+    reference = records.run_reference(spec)
+    assert reference == "run:" + records.spec_key(spec)
+    assert records.resolve_weights(reference, "elsewhere") == \
+        f"elsewhere/runs/{records.run_key(spec)}/{records.BACKBONE_WEIGHTS_FILE}"
+    assert records.resolve_weights("kinetics400", "x") == "kinetics400"
+
+
+def test_canonical_json_is_order_free():
     a = {"model": {"backbone": "r3d_18", "width": 8}, "seed": 0}
     b = {"seed": 0, "model": {"width": 8, "backbone": "r3d_18"}}
-    assert records.config_hash(a) == records.config_hash(b)
-    assert len(records.config_hash(a)) == 12 and int(records.config_hash(a), 16) >= 0
-    assert records.config_hash(a) != records.config_hash({**a, "seed": 1})
-    # sha256 of the canonical JSON, so anyone can recompute it
-    import hashlib
-    text = json.dumps(a, sort_keys=True, separators=(",", ":"))
-    assert records.config_hash(a) == hashlib.sha256(text.encode()).hexdigest()[:12]
-    assert records.run_dir("out", a).as_posix() == f"out/runs/{records.config_hash(a)}"
+    assert files.digest(a) == files.digest(b) != files.digest({**a, "seed": 1})
 
 
 def test_write_json_is_atomic_and_leaves_no_temporary(tmp_path):
-    path = records.write_json(tmp_path / "x" / "metrics.json", {"top1": np.float32(50.0), "n": np.int64(3)})
+    path = files.write_json(tmp_path / "x" / "metrics.json", {"top1": np.float32(50.0), "n": np.int64(3)})
     assert json.loads(path.read_text()) == {"n": 3, "top1": 50.0}
     assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]
     with pytest.raises(TypeError):
-        records.write_json(tmp_path / "bad.json", {"x": object()})
-    assert not (tmp_path / "bad.json").exists()
+        files.write_json(tmp_path / "bad.json", {"x": object()})
+    assert not list(tmp_path.glob("*bad*")) and not list(tmp_path.glob(".*"))
+
+
+def test_damaged_files_are_named_never_trusted(tmp_path):
+    (tmp_path / "m.json").write_text('{"top1": 5')
+    with pytest.raises(DataError, match=r"m\.json: not valid JSON"):
+        files.read_json(tmp_path / "m.json")
+    path = files.save_npz(tmp_path / "p.npz", {"scores": np.arange(1000.0)})
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DataError, match=r"p\.npz: damaged"):
+        files.load_npz(path)
+
+
+def test_leftovers_of_dead_writers_are_removed_live_ones_kept(tmp_path):
+    dead = dead_writer_partial(tmp_path / "a" / "metrics.json")
+    with files.atomic_path(tmp_path / "a" / "live.json") as live:
+        live.write_text("{}")
+        assert files.remove_stale_partials(tmp_path) == [dead]  # this process is alive
+        assert live.exists() and not dead.exists()
+    assert (tmp_path / "a" / "live.json").is_file()
 
 
 def test_t_interval_matches_scipy_and_handles_one_seed():
     values = [60.0, 64.0, 62.0]
-    mean, lo, hi = records.t_interval(values)
-    ref = stats.t.interval(0.95, 2, loc=62.0, scale=stats.sem(values))
+    mean, lo, hi = stats.t_interval(values)
+    ref = scipy_stats.t.interval(0.95, 2, loc=62.0, scale=scipy_stats.sem(values))
     assert mean == 62.0 and (lo, hi) == pytest.approx(ref)
-    one = records.t_interval([70.0])
+    one = stats.t_interval([70.0])
     assert one[0] == 70.0 and np.isnan(one[1]) and np.isnan(one[2])
+    assert stats.accuracy_interval([99.0, 100.0, 100.0])[2] == 100.0  # clipped
 
 
 def test_paired_bootstrap_interval_brackets_the_difference():
     rng = np.random.default_rng(0)
     base = (rng.random(400) < 0.5).astype(float)
     better = np.where(rng.random(400) < 0.3, 1.0, base)  # flips some wrong answers to right
-    diff, lo, hi = records.paired_bootstrap(base, better, n_boot=2000)
+    diff, lo, hi = stats.paired_bootstrap(base, better, n_boot=2000)
     assert diff == pytest.approx(100 * (better.mean() - base.mean()))
     assert 0 < lo < diff < hi
-    same, lo0, hi0 = records.paired_bootstrap(base, base, n_boot=500)
+    same, lo0, hi0 = stats.paired_bootstrap(base, base, n_boot=500)
     assert same == lo0 == hi0 == 0.0
     with pytest.raises(ValueError, match="equal-length"):
-        records.paired_bootstrap(base, base[:10])
-
-
-def test_results_reexports_records_and_keeps_the_paper_numbers():
-    assert results.config_hash is records.config_hash
-    assert results.PAPER_TABLE1_HMDB51[("R3D", False)]["top1"][0] == 54.94
-    assert callable(results.our_table)
+        stats.paired_bootstrap(base, base[:10])

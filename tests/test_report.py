@@ -1,13 +1,14 @@
-"""Chapter helpers: claim verdicts and the presentation of our numbers beside the paper's."""
+"""Claims as data, their verdicts, and the presentation of our numbers beside the paper's."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
-import numpy as np
 import pandas as pd
+import pytest
 
-from azlib import report
+from azlib import claims, grid, report
 
 
 def test_verdicts_follow_the_intervals():
@@ -15,19 +16,34 @@ def test_verdicts_follow_the_intervals():
     across = {"diff": 1.0, "lo": -2.0, "hi": 4.0}
     below = {"diff": -5.0, "lo": -9.0, "hi": -1.0}
     missing = {"diff": math.nan, "lo": math.nan, "hi": math.nan}
-    assert report.verdict([above, above]) == "holds"
-    assert report.verdict([above, across]) == "inconclusive"
-    assert report.verdict([above, below]) == "does not hold"
-    assert report.verdict([above, missing]) == "not measured"
-    assert report.verdict([]) == "not measured"
+    assert claims.verdict([above, above]) == "holds"
+    assert claims.verdict([above, across]) == "inconclusive"
+    assert claims.verdict([above, below]) == "does not hold"
+    assert claims.verdict([above, missing]) == "not measured"
+    assert claims.verdict([]) == "not measured"
 
 
-def test_compare_is_better_minus_worse_in_points():
-    better = np.array([1.0, 1.0, 1.0, 1.0, 0.0] * 20)
-    worse = np.array([1.0, 0.0, 0.0, 1.0, 0.0] * 20)
-    result = report.compare(better, worse)
-    assert math.isclose(result["diff"], 40.0) and result["lo"] > 0
-    assert math.isnan(report.compare(None, worse)["diff"])
+def test_claims_name_rows_by_key_so_a_renamed_label_drops_nothing(monkeypatch):
+    keys = {(c.table, c.better, c.worse) for claim in claims.CLAIMS for c in claim.comparisons}
+    assert ("1", "R3D+AZ", "R3D") in keys and ("6", "residual", "rgb") in keys
+    # a renamed label changes what a table shows, not which runs a claim compares
+    table = grid.TABLES["1"]
+    renamed = replace(table, rows=tuple(replace(r, label=r.label.upper()) for r in table.rows))
+    monkeypatch.setitem(grid.TABLES, "1", renamed)
+    claims._check_keys()
+    assert claims.CLAIMS[0].comparisons[0].label() == "R3D + AZ − R3D".upper()
+    # a row key that names no row stops, naming it
+    gone = replace(table, rows=tuple(r for r in table.rows if r.key != "R3D"))
+    monkeypatch.setitem(grid.TABLES, "1", gone)
+    with pytest.raises(KeyError, match="table 1 has no row 'R3D'"):
+        claims._check_keys()
+
+
+def test_paper_differences_of_the_claims():
+    first = claims.CLAIMS[0].comparisons[0]
+    assert first.paper_diff() == pytest.approx(59.78 - 54.94)
+    crop = next(c for claim in claims.CLAIMS for c in claim.comparisons if c.variant == "centre_0.875")
+    assert crop.paper_diff() == pytest.approx(68.48 - 65.73)
 
 
 def test_present_names_datasets_and_puts_the_paper_beside_ours():

@@ -7,8 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from azlib import codec, store
-from azlib.config import ConfigError
+from azlib import extraction, store
+from azlib.errors import ConfigError, VideoError
+from conftest import dead_writer_partial
 from videos import make_moving_patch_video, make_translating_video
 
 
@@ -27,7 +28,7 @@ def test_get_matches_lnet_inputs_and_is_reused(dataset, tmp_path, monkeypatch):
     video = dataset / "wave" / "a.avi"
     cache = store.LNetInputStore(tmp_path, scale=4, accumulated=True)
     entry = cache.get(video)
-    expected = codec.lnet_inputs(video, scale=4)
+    expected = extraction.lnet_inputs(video, scale=4)
     for name, value in expected.items():
         np.testing.assert_array_equal(entry[name], value, err_msg=name)
     path = cache.entry_path(video)
@@ -35,7 +36,7 @@ def test_get_matches_lnet_inputs_and_is_reused(dataset, tmp_path, monkeypatch):
     assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]
 
     calls = []
-    monkeypatch.setattr(codec, "lnet_inputs", lambda *a, **k: calls.append(a) or expected)
+    monkeypatch.setattr(extraction, "lnet_inputs", lambda *a, **k: calls.append(a) or expected)
     fresh = store.LNetInputStore(tmp_path, scale=4, accumulated=True)  # nothing in memory: reads the file
     np.testing.assert_array_equal(fresh.get(video)["residual"], entry["residual"])
     copy = tmp_path / "renamed.avi"
@@ -55,20 +56,28 @@ def test_key_depends_on_content_and_parameters(dataset, tmp_path):
     assert not np.array_equal(acc.get(a)["mv"], per_frame.get(a)["mv"])
 
 
-def test_damaged_entry_is_extracted_again(dataset, tmp_path):
+@pytest.mark.parametrize("damage", ["garbage", "half"])
+def test_damaged_entry_is_extracted_again(dataset, tmp_path, damage):
     video = dataset / "clap" / "b.avi"
     cache = store.LNetInputStore(tmp_path)
     good = cache.get(video)
-    cache.entry_path(video).write_bytes(b"garbage")
+    path = cache.entry_path(video)
+    data = path.read_bytes()
+    path.write_bytes(b"garbage" if damage == "garbage" else data[: len(data) // 2])
+    fresh = store.LNetInputStore(tmp_path)
+    with pytest.warns(UserWarning, match="unreadable cache entry"):
+        assert fresh.cached(video) is None  # never reported as cached
+    path.write_bytes(data[: len(data) // 2])
     with pytest.warns(UserWarning, match="unreadable cache entry"):
         again = store.LNetInputStore(tmp_path).get(video)
     np.testing.assert_array_equal(again["residual"], good["residual"])
+    assert store.LNetInputStore(tmp_path).cached(video) is not None  # rewritten whole
 
 
 def test_min_frames_and_missing_video(dataset, tmp_path):
-    with pytest.raises(codec.VideoError, match=r"a\.avi: 16 decodable frames, fewer than the 20"):
+    with pytest.raises(VideoError, match=r"a\.avi: 16 decodable frames, fewer than the 20"):
         store.LNetInputStore(tmp_path, min_frames=20).get(dataset / "wave" / "a.avi")
-    with pytest.raises(codec.VideoError, match="no such file"):
+    with pytest.raises(VideoError, match="no such file"):
         store.LNetInputStore(tmp_path).get(dataset / "nothing.avi")
 
 
@@ -98,11 +107,27 @@ def test_extract_dataset_command_fills_store_and_reports_the_bad_video(dataset, 
     from azlib.__main__ import main
 
     cache = tmp_path / "cache"
-    assert main(["extract-dataset", str(dataset), "--cache", str(cache), "--workers", "2"]) == 0
-    report = capsys.readouterr().out
+    assert main(["extract-dataset", str(dataset), "--cache", str(cache), "--workers", "2",
+                 "--no-progress"]) == 2
+    report = capsys.readouterr().err
     assert "3 videos" in report and "extracted 2" in report and "failed 1" in report
     assert "FAILED" in report and "broken.avi" in report and "cannot read it as a video" in report
+    assert "Traceback" not in report
     filled = store.LNetInputStore(cache)
-    assert filled.contains(dataset / "wave" / "a.avi") and filled.contains(dataset / "clap" / "b.avi")
-    assert main(["extract-dataset", str(dataset), "--cache", str(cache), "--workers", "1", "--strict"]) == 1
-    assert "extracted 0, already cached 2, failed 1" in capsys.readouterr().out
+    assert filled.cached(dataset / "wave" / "a.avi") is not None
+    assert filled.cached(dataset / "clap" / "b.avi") is not None
+    # a second run reports the same failure (never as cached), and a killed run's leftovers go
+    leftover = dead_writer_partial(cache / "ab" / "entry.npz")
+    assert main(["extract-dataset", str(dataset), "--cache", str(cache), "--workers", "1",
+                 "--no-progress"]) == 2
+    assert "extracted 0, already cached 2, failed 1" in capsys.readouterr().err
+    assert not leftover.exists()
+
+
+def test_a_video_too_short_for_a_clip_fails_again_on_the_next_fill(dataset, tmp_path):
+    videos = [str(dataset / "wave" / "a.avi"), str(dataset / "clap" / "b.avi")]  # 16 frames each
+    assert store.LNetInputStore(tmp_path, min_frames=16).fill(videos, workers=1, progress=False)["extracted"] == sorted(videos)
+    first = store.LNetInputStore(tmp_path, min_frames=20).fill(videos, workers=1, progress=False)
+    assert set(first["failed"]) == set(videos) and "fewer than the 20" in first["failed"][videos[0]]
+    second = store.LNetInputStore(tmp_path, min_frames=20).fill(videos, workers=1, progress=False)
+    assert set(second["failed"]) == set(videos) and second["cached"] == [] == second["extracted"]

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import av
 import numpy as np
 import pytest
 
-from azlib.config import ConfigError, load_profile
+from azlib import provenance
+from azlib.config import load_profile, pretrain_synth
 from azlib.datasets import synthetic
-from azlib.datasets.splits import load_index
-from azlib.datasets.synthetic import generate, load_boxes, render_video, synth_config, validate
+from azlib.datasets.splits import VideoRecord, load_index
+from azlib.datasets.synthetic import SynthSettings, generate, load_boxes, render_video
+from azlib.errors import ConfigError, DataError
+from azlib.settings import parse
+from conftest import dead_writer_partial
 
-TINY = {
-    "seed": 7, "classes": ["wave_one_hand", "wave_both_hands", "squat"], "actors": 3,
-    "videos_per_actor_class": 2, "width": 96, "height": 72, "fps": 25, "seconds": [0.6, 0.8],
-    "figure_height": [0.5, 0.9], "workers": 1,
-}
+TINY = SynthSettings(seed=7, classes=("wave_one_hand", "wave_both_hands", "squat"), actors=3,
+                     videos_per_actor_class=2, width=96, height=72, fps=25, seconds=(0.6, 0.8),
+                     figure_height=(0.5, 0.9), workers=1)
+
+
+def settings(**changes) -> SynthSettings:
+    return replace(TINY, **changes)
 
 
 def decode(path) -> np.ndarray:
@@ -36,7 +43,7 @@ def test_layout_and_reader(tiny_root):
     assert len(videos) == 3 * 3 * 2
     for split in (1, 2, 3):
         index = load_index("synthactions", tiny_root, split)
-        assert index.classes == sorted(TINY["classes"])
+        assert index.classes == sorted(TINY.classes)
         assert len(index.train) + len(index.test) == 18 and not index.missing
         # 3 actors, train_fraction 0.7 -> 2 train actors, 1 test actor, the same for every class
         assert len(index.train) == 12 and len(index.test) == 6
@@ -51,7 +58,7 @@ def test_layout_and_reader(tiny_root):
 
 def test_same_seed_same_bytes_and_frames_any_worker_count(tiny_root, tmp_path, capfd):
     capfd.readouterr()
-    other = generate(tmp_path / "b", TINY, workers=2)
+    other = generate(tmp_path / "b", settings(workers=2))
     assert "SynthActions ->" in capfd.readouterr().err  # the progress bar
     for split_file in sorted((tiny_root / "splits").iterdir()):
         assert split_file.read_bytes() == (other / "splits" / split_file.name).read_bytes()
@@ -59,14 +66,12 @@ def test_same_seed_same_bytes_and_frames_any_worker_count(tiny_root, tmp_path, c
     assert np.array_equal(decode(video), decode(other / "videos" / "squat" / video.name))
     assert np.array_equal(load_boxes(tiny_root, _record(video)), load_boxes(other, _record(video)))
     # a different seed gives different videos and a different actor split
-    changed = generate(tmp_path / "c", {**TINY, "seed": 8}, workers=1, progress=False)
+    changed = generate(tmp_path / "c", settings(seed=8), progress=False)
     assert "SynthActions ->" not in capfd.readouterr().err  # --no-progress: no bar
     assert not np.array_equal(decode(video)[:5], decode(changed / "videos" / "squat" / video.name)[:5])
 
 
 def _record(path):
-    from azlib.datasets.splits import VideoRecord
-
     return VideoRecord(path, 0, path.stem)
 
 
@@ -82,14 +87,18 @@ def test_generation_skips_finished_videos_and_refuses_other_settings(tiny_root):
     generate(tiny_root, TINY)
     assert untouched.stat().st_mtime_ns == mtime
     assert video.stat().st_mtime_ns >= before
-    generate(tiny_root, {**TINY, "workers": 2})  # the worker count does not change the videos
-    with pytest.raises(ConfigError, match="other settings"):
-        generate(tiny_root, {**TINY, "limb_width": 0.2})
+    generate(tiny_root, settings(workers=2))  # the worker count does not change the videos
+    with pytest.raises(DataError, match="other settings"):
+        generate(tiny_root, settings(limb_width=0.2))
+    # a killed generator's half-written video is removed on the next run
+    leftover = dead_writer_partial(tiny_root / "videos" / "squat" / "x.avi")
+    generate(tiny_root, TINY)
+    assert not leftover.exists()
 
 
 def test_boxes_enclose_the_figure_and_follow_the_camera():
-    cfg = validate({**TINY, "background_shapes": 0, "background_texture": 0.0, "camera_motion": 0.05,
-                    "figure_height": [0.6, 0.6], "seconds": [1.0, 1.0]})
+    cfg = settings(background_shapes=0, background_texture=0.0, camera_motion=0.05,
+                   figure_height=(0.6, 0.6), seconds=(1.0, 1.0))
     frames, boxes = render_video(cfg, "wave_both_hands", 0, 0)
     assert frames.shape == (25, 72, 96, 3) and boxes.shape == (25, 4) and boxes.dtype == np.float32
     for t in (0, 12, 24):
@@ -105,8 +114,8 @@ def test_boxes_enclose_the_figure_and_follow_the_camera():
 
 
 def test_limbs_are_thick_and_size_follows_the_knob():
-    small = validate({**TINY, "figure_height": [0.3, 0.3], "seconds": [0.4, 0.4]})
-    big = validate({**TINY, "figure_height": [0.9, 0.9], "seconds": [0.4, 0.4]})
+    small = settings(figure_height=(0.3, 0.3), seconds=(0.4, 0.4))
+    big = settings(figure_height=(0.9, 0.9), seconds=(0.4, 0.4))
     _, small_boxes = render_video(small, "squat", 1, 0)
     _, big_boxes = render_video(big, "squat", 1, 0)
     height = lambda b: float(np.median(b[:, 3] - b[:, 1]))  # noqa: E731
@@ -116,8 +125,8 @@ def test_limbs_are_thick_and_size_follows_the_knob():
 
 
 def test_classes_move_differently():
-    cfg = validate({**TINY, "background_shapes": 0, "background_texture": 0.0, "camera_motion": 0.0,
-                    "figure_height": [0.5, 0.5], "seconds": [1.2, 1.2], "speed": [1, 1], "amplitude": [1, 1]})
+    cfg = settings(background_shapes=0, background_texture=0.0, camera_motion=0.0,
+                   figure_height=(0.5, 0.5), seconds=(1.2, 1.2), speed=(1.0, 1.0), amplitude=(1.0, 1.0))
     motion = {}
     for cls in ("wave_one_hand", "wave_both_hands", "squat"):
         frames, boxes = render_video(cfg, cls, 0, 0)
@@ -132,10 +141,10 @@ def test_classes_move_differently():
 
 
 def test_uniform_placement_spreads_figures():
-    cfg = validate({**TINY, "figure_height": [0.3, 0.3], "seconds": [0.2, 0.2], "camera_motion": 0.0})
+    cfg = settings(figure_height=(0.3, 0.3), seconds=(0.2, 0.2), camera_motion=0.0)
     centres = {}
     for placement in ("centred", "uniform"):
-        c = validate({**cfg, "placement": placement})
+        c = replace(cfg, placement=placement)
         xs = [render_video(c, "squat", a, i)[1][0, [0, 2]].mean() for a in range(3) for i in range(4)]
         centres[placement] = np.asarray(xs)
     assert np.abs(centres["centred"] - 48).max() <= 0.05 * 96 + 3
@@ -143,36 +152,42 @@ def test_uniform_placement_spreads_figures():
 
 
 def test_bad_knobs_are_named():
+    def parsed(**changes):
+        return parse(SynthSettings, {"seed": 7, **changes}, "synth")
+
     with pytest.raises(ConfigError, match="synth.classes"):
-        validate({**TINY, "classes": ["wave_one_hand", "moonwalk"]})
+        parsed(classes=["wave_one_hand", "moonwalk"])
     with pytest.raises(ConfigError, match="synth.figure_height"):
-        validate({**TINY, "figure_height": [0.9, 0.3]})
+        parsed(figure_height=[0.9, 0.3])
     with pytest.raises(ConfigError, match="synth.placement"):
-        validate({**TINY, "placement": "left"})
-    with pytest.raises(ConfigError, match="synth.num_classes"):
-        validate({**TINY, "num_classes": 5})
+        parsed(placement="left")
+    with pytest.raises(ConfigError, match=r"synth.num_classes: unknown setting"):
+        parsed(num_classes=5)
+    with pytest.raises(ConfigError, match=r"synth.actors: expected int"):
+        parsed(actors="ten")
 
 
 def test_pretrain_section_is_its_own_dataset():
     cfg = load_profile("cpu")
-    main, pre = synth_config(cfg), synth_config(cfg, pretrain=True)
-    assert pre["seed"] != main["seed"]
-    assert pre["figure_height"][0] > main["figure_height"][0]
-    assert set(main["classes"]) <= set(pre["classes"])
-    assert synthetic.make_actor(pre["seed"], 0) != synthetic.make_actor(main["seed"], 0)
-    with pytest.raises(ConfigError, match="data_seed"):
-        synth_config({**cfg, "pretrain": {"enabled": True, "data_seed": main["seed"]}}, pretrain=True)
-    with pytest.raises(ConfigError, match="pretrain.enabled"):
-        synth_config({**cfg, "pretrain": {"enabled": False}}, pretrain=True)
+    main, pre = cfg.synth, pretrain_synth(cfg)
+    assert pre.seed != main.seed
+    assert pre.figure_height[0] > main.figure_height[0]
+    assert set(main.classes) <= set(pre.classes)
+    assert synthetic.make_actor(pre.seed, 0) != synthetic.make_actor(main.seed, 0)
+    with pytest.raises(ConfigError, match="pretrain.synth.seed"):
+        load_profile("cpu", {"pretrain": {"synth": {"seed": main.seed}}})
+    with pytest.raises(ConfigError, match="pretrain.synth.limbs: unknown setting"):
+        load_profile("cpu", {"pretrain": {"synth": {"limbs": 0.2}}})
 
 
 def test_cli_smoke_profile(tmp_path):
     out = tmp_path / "smoke"
     result = subprocess.run([sys.executable, "-m", "azlib", "synth", "--profile", "smoke", "-o", str(out),
-                             "--pretrain"], capture_output=True, text=True, timeout=120)
+                             "--pretrain", "--no-progress"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    cfg = synth_config(load_profile("smoke"), pretrain=True)
-    expected = len(cfg["classes"]) * cfg["actors"] * cfg["videos_per_actor_class"]
+    assert result.stderr == ""  # --no-progress: no bar
+    cfg = pretrain_synth(load_profile("smoke"))
+    expected = cfg.num_classes * cfg.actors * cfg.videos_per_actor_class
     assert len(list((out / "videos").rglob("*.avi"))) == expected
     assert len(list((out / "boxes").rglob("*.npy"))) == expected
 
@@ -185,17 +200,11 @@ def test_contact_sheet_shows_every_class(tiny_root):
     assert (sheet[72:, 96:] == 0).all()  # 3 classes in a 2 x 2 grid: the last tile is blank
 
 
-def test_ensure_dataset(tmp_path):
-    cfg = {"dataset": "synthactions", "data_root": None, "synth": TINY,
-           "pretrain": {"enabled": True, "data_seed": 99, "actors": 2, "videos_per_actor_class": 1}}
-    root = synthetic.ensure_dataset(cfg, tmp_path)
-    assert root == synthetic.dataset_root(tmp_path, synthetic.synth_config(cfg))
-    assert root.parent == tmp_path / "data" and len(load_index("synthactions", root, 1).classes) == 3
-    # One folder per generator setting; the worker count is not a setting.
-    more_workers = {**cfg, "synth": {**TINY, "workers": 7}}
-    assert synthetic.dataset_root(tmp_path, synthetic.synth_config(more_workers)) == root
-    pre = synthetic.ensure_dataset(cfg, tmp_path, pretrain=True)
-    assert pre != root and len(list((pre / "videos").rglob("*.avi"))) == 3 * 2 * 1
-    with pytest.raises(ConfigError, match="data_root"):
-        synthetic.ensure_dataset({**cfg, "dataset": "hmdb51"}, tmp_path)
-    assert synthetic.ensure_dataset({**cfg, "dataset": "hmdb51", "data_root": str(root)}, tmp_path) == root
+def test_a_folder_per_setting_and_generator_code(tmp_path, monkeypatch):
+    root = synthetic.dataset_root(tmp_path, TINY)
+    assert root.parent == tmp_path / "data"
+    assert synthetic.dataset_root(tmp_path, settings(workers=7)) == root  # not a setting
+    assert synthetic.dataset_root(tmp_path, settings(limb_width=0.2)) != root
+    # an edit to the generator's code gives another folder: no video of other code is reused
+    monkeypatch.setattr(synthetic, "fingerprint", lambda patterns=provenance.SYNTH_CODE: "edited")
+    assert synthetic.dataset_root(tmp_path, TINY) != root

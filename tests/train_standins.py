@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from azlib.config import TrainSettings
+
 
 class TinyZoomModel(nn.Module):
     def __init__(self, num_classes: int = 3, channels: int = 3, lnet_channels: int = 2):
@@ -81,6 +83,6 @@ class ClipTensors(torch.utils.data.Dataset):
                 "box": self.boxes[video]}
 
 
-TRAIN_CFG = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4,
-             "lnet_lr_mult": 1.0, "batch_size": 4, "epochs": 3, "plateau_patience": 1,
-             "amp_bf16": False, "warmup_epochs": 0, "theta_source": "model"}
+TRAIN_CFG = TrainSettings(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, lnet_lr_mult=1.0,
+                          batch_size=4, epochs=3, plateau_patience=1, amp_bf16=False,
+                          warmup_epochs=0.0, theta_source="model")

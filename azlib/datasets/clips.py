@@ -5,16 +5,17 @@ model (crops are the sampler's θ), with the LNet input of the same K frames fro
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from azlib.codec import VideoError, decode_rgb, probe
-from azlib.config import ConfigError
+from azlib.codec import decode_rgb, probe
+from azlib.datasets.synthetic import frame_size, load_boxes
+from azlib.errors import ConfigError, DataError, VideoError
+from azlib.store import lnet_clip
 
 
 def clip_starts(num_frames: int, frames: int, stride: int, n_clips: int) -> list[int]:
@@ -35,28 +36,31 @@ def clip_starts(num_frames: int, frames: int, stride: int, n_clips: int) -> list
 
 
 class ClipDataset(Dataset):
-    """Items: dict(rgb (3,K,H,W), lnet (K*C,Ha,Wa), label, video, clip, box (4,) in [-1,1])."""
+    """Items: dict(rgb (3,K,H,W), lnet (K*C,Ha,Wa), label, video, clip, box (4,) in [-1,1]).
 
-    def __init__(self, records: Sequence, clip_cfg: Mapping, store=None, modality: str | None = None,
-                 train: bool = True, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), seed: int = 0,
-                 boxes_root=None, num_classes: int | None = None):
+    ``frames`` (K) frames at ``stride``, resized to ``size`` (H, W); ``test_clips`` clips per
+    video when not ``train``. A video that cannot be decoded raises VideoError naming it: the
+    dataset check (:mod:`azlib.datasets.check`) keeps such videos out before any training.
+    """
+
+    def __init__(self, records: Sequence, *, frames: int, stride: int, size: Sequence[int],
+                 test_clips: int = 1, train: bool = True, store=None, modality: str | None = None,
+                 mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), seed: int = 0, boxes_root=None,
+                 num_classes: int | None = None):
         self.records = list(records)
         if not self.records:
-            raise ValueError("ClipDataset: no videos (empty record list)")
-        try:
-            self.frames, self.stride = int(clip_cfg["frames"]), int(clip_cfg["stride"])
-            self.size = tuple(int(v) for v in clip_cfg["resize"])
-            self.n_clips = 1 if train else int(clip_cfg["test_clips"])
-        except KeyError as error:
-            raise ConfigError(f"clip.{error.args[0]}: missing from the clip configuration") from error
+            raise DataError("ClipDataset: no videos (empty record list)")
+        self.frames, self.stride = int(frames), int(stride)
+        self.size = tuple(int(v) for v in size)
+        self.n_clips = 1 if train else int(test_clips)
         if len(self.size) != 2:
-            raise ConfigError(f"clip.resize: expected [H, W], got {clip_cfg['resize']}")
+            raise ConfigError(f"clip.resize: expected [H, W], got {list(size)}")
         for record in self.records:
             label = record.label
             if not isinstance(label, (int, np.integer)) or label < 0 or (
                     num_classes is not None and label >= num_classes):
-                raise ValueError(f"{record.path}: label {label!r} is not in the class index "
-                                 f"(0..{'?' if num_classes is None else num_classes - 1})")
+                raise DataError(f"{record.path}: label {label!r} is not in the class index "
+                                f"(0..{'?' if num_classes is None else num_classes - 1})")
         if store is not None and modality is None:
             raise ConfigError("ClipDataset: a store needs a modality (model.lnet_input)")
         self.store, self.modality, self.train = store, modality, train
@@ -64,12 +68,7 @@ class ClipDataset(Dataset):
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
         self.seed, self.epoch = int(seed), 0
         self.boxes_root = None if boxes_root is None else Path(boxes_root)
-        self.frame_hw = None
-        if self.boxes_root is not None:
-            from azlib.datasets.synthetic import frame_size
-
-            self.frame_hw = frame_size(self.boxes_root)
-        self.unreadable: set[str] = set()
+        self.frame_hw = None if self.boxes_root is None else frame_size(self.boxes_root)
         self._cache = (None, None)  # (video index, frames): test clips of one video decode once
 
     def set_epoch(self, epoch: int) -> None:
@@ -90,7 +89,8 @@ class ClipDataset(Dataset):
         try:
             starts = clip_starts(num_frames, self.frames, self.stride, self.n_clips)
         except ValueError as error:
-            raise ValueError(f"{self.records[video].path}: {error}") from error
+            raise VideoError(f"{self.records[video].path}: {error}; the dataset check keeps such "
+                             "videos out (python -m azlib check-data)") from None
         if self.train:
             last = num_frames - (self.frames - 1) * self.stride - 1
             start = int(np.random.default_rng([self.seed, self.epoch, video]).integers(0, last + 1))
@@ -102,19 +102,7 @@ class ClipDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"ClipDataset index {index} out of range (0..{len(self) - 1})")
         video, clip = divmod(index, self.n_clips)
-
-        # One unreadable video is reported and replaced by the next readable one, never silently.
-        for attempt in range(min(10, len(self.records))):
-            candidate = (video + attempt) % len(self.records)
-            try:
-                return self.item(candidate, clip)
-            except VideoError as error:
-                path = str(self.records[candidate].path)
-                if path not in self.unreadable:
-                    self.unreadable.add(path)
-                    warnings.warn(f"unreadable video skipped ({len(self.unreadable)} so far): {error}")
-        raise RuntimeError(f"{len(self.unreadable)} unreadable videos in a row, "
-                           f"first {sorted(self.unreadable)[:3]}; check the dataset")
+        return self.item(video, clip)
 
     def item(self, video: int, clip: int) -> dict:
         """The clip ``clip`` of video ``video`` (raises VideoError when it cannot be decoded)."""
@@ -133,13 +121,11 @@ class ClipDataset(Dataset):
         item = {"rgb": rgb, "label": int(record.label), "video": video, "clip": clip,
                 "lnet": torch.zeros(0), "box": torch.full((4,), float("nan"))}
         if self.store is not None:
-            from azlib.store import lnet_clip
-
             entry = self.store.get(record.path)
             available = len(entry["pict_type"])
             if indices[-1] >= available:
-                raise ValueError(f"{record.path}: LNet input has {available} frames, RGB has "
-                                 f"{len(frames)}; the store entry is out of date (clear the cache)")
+                raise DataError(f"{record.path}: LNet input has {available} frames, RGB has "
+                                f"{len(frames)}; the store entry is out of date (clear the cache)")
             item["lnet"] = torch.from_numpy(np.ascontiguousarray(lnet_clip(entry, indices, self.modality)))
         if self.boxes_root is not None:
             item["box"] = torch.from_numpy(self.clip_box(video, indices))
@@ -147,14 +133,12 @@ class ClipDataset(Dataset):
 
     def clip_box(self, video: int, indices: np.ndarray) -> np.ndarray:
         """Union of the true boxes over the clip's frames, in [-1, 1] frame coordinates."""
-        from azlib.datasets.synthetic import load_boxes
-
         try:
             boxes = load_boxes(self.boxes_root, self.records[video])
-        except FileNotFoundError:
+        except DataError:
             return np.full(4, np.nan, np.float32)
         if indices[-1] >= len(boxes):
-            raise ValueError(f"{self.records[video].path}: {len(boxes)} boxes but clip reaches frame "
+            raise DataError(f"{self.records[video].path}: {len(boxes)} boxes but clip reaches frame "
                              f"{indices[-1]}; the boxes do not belong to this video")
         chosen = boxes[indices]
         union = np.array([chosen[:, 0].min(), chosen[:, 1].min(), chosen[:, 2].max(), chosen[:, 3].max()])

@@ -25,16 +25,19 @@ import math
 import os
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
-from tqdm import tqdm
 
-from azlib.config import ConfigError, deep_merge, require_choice
+from azlib.codec import GOP_SIZE, decode_rgb, encode_frames
+from azlib.errors import ConfigError, DataError
+from azlib.files import atomic_path, digest, read_json, remove_stale_partials, write_text
+from azlib.parallel import parallel_map
+from azlib.provenance import SYNTH_CODE, fingerprint
+from azlib.settings import execution, result_dict
 
 # Base frequency (cycles per second) of each motion; per-video speed multiplies it.
 CLASS_FREQUENCY = {
@@ -56,82 +59,61 @@ PLACEMENTS = ("centred", "uniform")
 SPLITS = (1, 2, 3)
 CONFIG_FILE = "synth_config.json"
 
-# Knobs given as [low, high] ranges, drawn per video.
-_RANGE_KEYS = ("seconds", "figure_height", "speed", "amplitude")
-
 
 # ---------------------------------------------------------------------------------------------
-# Configuration
+# Settings
 
 
-def synth_config(cfg: Mapping, pretrain: bool = False) -> dict:
-    """The generator's settings from a whole profile: ``synth``, or ``synth`` + ``pretrain``.
+@dataclass(frozen=True)
+class SynthSettings:
+    """What SynthActions looks like; every random draw follows from these and ``seed``."""
 
-    The ``pretrain:`` section lists only what differs from ``synth:`` (its own seed, more
-    videos, bigger figures, more classes); SynthActions-Pretrain is made by the same function.
-    """
-    if "synth" not in cfg:
-        raise ConfigError("profile has no 'synth:' section; add one (see params/cpu.yaml)")
-    section = dict(cfg["synth"])
-    if pretrain:
-        extra = dict(cfg.get("pretrain") or {})
-        if not extra.get("enabled", False):
-            raise ConfigError("pretrain.enabled is false in this profile; set it to true to make "
-                              "SynthActions-Pretrain")
-        # pretrain: also holds the pretraining run's own settings (train/clip/model/seed); its
-        # videos get their own generator seed, data_seed, never the main set's seed, so no
-        # actor of the main test split appears in pretraining.
-        for key in ("enabled", "train", "clip", "model", "seed"):
-            extra.pop(key, None)
-        data_seed = extra.pop("data_seed", int(section.get("seed", 0)) + 1)
-        if int(data_seed) == int(section.get("seed", 0)):
-            raise ConfigError("pretrain.data_seed equals synth.seed: SynthActions-Pretrain would "
-                              "reuse the main set's actors; choose another data_seed")
-        section = deep_merge(section, extra)
-        section["seed"] = int(data_seed)
-    return validate(section)
+    seed: int = 0
+    classes: tuple[Literal[CLASSES], ...] = CLASSES[:10]  # motions (see CLASS_FREQUENCY)
+    actors: int = 4                      # identities; splits are made by actor
+    videos_per_actor_class: int = 2
+    train_fraction: float = 0.7          # share of actors in each split's training set
+    width: int = 320                     # rendered frame size (even: yuv420p)
+    height: int = 240
+    fps: int = 25
+    seconds: tuple[float, float] = (2.0, 3.0)          # video length range
+    figure_height: tuple[float, float] = (0.25, 0.9)   # fraction of the frame height, log-uniform
+    centre_offset: float = 0.05          # max |offset| of a centred figure, fraction of the frame
+    placement: Literal[PLACEMENTS] = "centred"         # centred | uniform (anywhere in the frame)
+    limb_width: float = 0.1              # fraction of the figure height
+    background_texture: float = 0.3      # 0: plain colour; 1: strong blotchy texture
+    background_shapes: int = 6           # static distractor shapes
+    camera_motion: float = 0.02          # drift amplitude, fraction of the frame size
+    camera_jitter: float = 0.0           # per-frame shake (std), fraction of the frame size
+    moving_distractor: bool = False      # a class-independent bouncing ball
+    speed: tuple[float, float] = (0.8, 1.25)       # x the class's base frequency
+    amplitude: tuple[float, float] = (0.75, 1.15)  # x the motion's amplitude
+    workers: int = execution(2)          # generator processes (the videos do not depend on it)
 
+    def __post_init__(self):
+        if len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
+            raise ConfigError(f"synth.classes: need at least 2 distinct classes, got {list(self.classes)}")
+        for key in ("seconds", "figure_height", "speed", "amplitude"):
+            low, high = getattr(self, key)
+            if not 0 < low <= high:
+                raise ConfigError(f"synth.{key}: expected [low, high] with 0 < low <= high, got {[low, high]}")
+        if self.figure_height[1] > 1.5:
+            raise ConfigError(f"synth.figure_height is a fraction of the frame height; got {list(self.figure_height)}")
+        if self.actors < 2:
+            raise ConfigError("synth.actors: need at least 2 actors (splits are made by actor)")
+        if not 0 < self.train_fraction < 1:
+            raise ConfigError(f"synth.train_fraction: expected a value in (0, 1), got {self.train_fraction}")
+        for key in ("limb_width", "centre_offset", "camera_motion", "camera_jitter", "background_texture"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"synth.{key}: must be >= 0, got {getattr(self, key)}")
+        if self.width % 2 or self.height % 2:
+            raise ConfigError("synth.width / synth.height must be even (yuv420p)")
+        if self.workers < 1:
+            raise ConfigError(f"synth.workers: must be >= 1, got {self.workers}")
 
-def validate(synth: Mapping) -> dict:
-    """Check a ``synth:`` section and fill defaults; ConfigError names the bad field."""
-    defaults = {
-        "seed": 0, "actors": 4, "videos_per_actor_class": 2, "width": 320, "height": 240,
-        "fps": 25, "seconds": [2.0, 3.0], "figure_height": [0.25, 0.9], "centre_offset": 0.05,
-        "placement": "centred", "limb_width": 0.1, "background_texture": 0.3,
-        "background_shapes": 6, "camera_motion": 0.02, "camera_jitter": 0.0,
-        "moving_distractor": False, "speed": [0.8, 1.25], "amplitude": [0.75, 1.15],
-        "train_fraction": 0.7, "workers": 2,
-    }
-    s = {**defaults, **dict(synth)}
-    classes = s.get("classes") or list(CLASSES[: int(s.get("num_classes", 10))])
-    unknown = [c for c in classes if c not in CLASS_FREQUENCY]
-    if unknown:
-        raise ConfigError(f"synth.classes: unknown motion(s) {unknown}; choose from {', '.join(CLASSES)}")
-    if len(set(classes)) != len(classes) or len(classes) < 2:
-        raise ConfigError(f"synth.classes: need at least 2 distinct classes, got {classes}")
-    if "num_classes" in s and s["num_classes"] is not None and int(s["num_classes"]) != len(classes):
-        raise ConfigError(f"synth.num_classes = {s['num_classes']} but synth.classes lists "
-                          f"{len(classes)}; make them agree (or drop num_classes)")
-    s["classes"] = list(classes)
-    s["num_classes"] = len(classes)
-    require_choice(s["placement"], "synth.placement", PLACEMENTS)
-    for key in _RANGE_KEYS:
-        value = s[key]
-        if not (isinstance(value, (list, tuple)) and len(value) == 2 and 0 < value[0] <= value[1]):
-            raise ConfigError(f"synth.{key}: expected [low, high] with 0 < low <= high, got {value!r}")
-        s[key] = [float(value[0]), float(value[1])]
-    if s["figure_height"][1] > 1.5:
-        raise ConfigError(f"synth.figure_height is a fraction of the frame height; got {s['figure_height']}")
-    if int(s["actors"]) < 2:
-        raise ConfigError("synth.actors: need at least 2 actors (splits are made by actor)")
-    if not 0 < float(s["train_fraction"]) < 1:
-        raise ConfigError(f"synth.train_fraction: expected a value in (0, 1), got {s['train_fraction']}")
-    for key in ("limb_width", "centre_offset", "camera_motion", "camera_jitter", "background_texture"):
-        if float(s[key]) < 0:
-            raise ConfigError(f"synth.{key}: must be >= 0, got {s[key]}")
-    if int(s["width"]) % 2 or int(s["height"]) % 2:
-        raise ConfigError("synth.width / synth.height must be even (yuv420p)")
-    return s
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +297,7 @@ def _colour_far_from(rng, avoid: list, min_dist: float = 90.0) -> tuple:
     return tuple(int(v) for v in colour)
 
 
-def _background(rng, size: tuple[int, int], synth: Mapping, avoid: list) -> Image.Image:
+def _background(rng, size: tuple[int, int], synth: SynthSettings, avoid: list) -> Image.Image:
     """Static scene: a base colour, low-frequency texture and distractor shapes."""
     width, height = size
     base = np.asarray(_colour_far_from(rng, avoid, 150.0), dtype=np.float32)
@@ -324,10 +306,10 @@ def _background(rng, size: tuple[int, int], synth: Mapping, avoid: list) -> Imag
     blobs = np.asarray(Image.fromarray(((coarse + 4) * 32).clip(0, 255).astype(np.uint8)).resize(
         (width, height), Image.BILINEAR), dtype=np.float32) / 32 - 4
     grain = rng.normal(0, 0.5, (height, width, 1)).astype(np.float32)
-    amplitude = 40.0 * float(synth["background_texture"])
+    amplitude = 40.0 * float(synth.background_texture)
     canvas = Image.fromarray((base + amplitude * (blobs + grain)).clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
-    for _ in range(int(synth["background_shapes"])):
+    for _ in range(int(synth.background_shapes)):
         w = rng.uniform(0.04, 0.16) * height
         h = rng.uniform(0.04, 0.16) * height
         x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
@@ -348,17 +330,16 @@ def video_seed(seed: int, cls: str, actor: int, index: int) -> list[int]:
     return [int(seed), zlib.crc32(cls.encode()), int(actor), int(index)]
 
 
-def render_video(synth: Mapping, cls: str, actor_id: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+def render_video(synth: SynthSettings, cls: str, actor_id: int, index: int) -> tuple[np.ndarray, np.ndarray]:
     """Render one video: RGB frames uint8 (T, H, W, 3) and figure boxes float32 (T, 4) in pixels."""
-    synth = validate(synth)
-    rng = np.random.default_rng(video_seed(synth["seed"], cls, actor_id, index))
-    actor = make_actor(synth["seed"], actor_id)
-    width, height, fps = int(synth["width"]), int(synth["height"]), int(synth["fps"])
-    num_frames = int(round(rng.uniform(*synth["seconds"]) * fps))
+    rng = np.random.default_rng(video_seed(synth.seed, cls, actor_id, index))
+    actor = make_actor(synth.seed, actor_id)
+    width, height, fps = int(synth.width), int(synth.height), int(synth.fps)
+    num_frames = int(round(rng.uniform(*synth.seconds) * fps))
 
     # Camera: a crop window drifting (and optionally jittering) over a larger canvas.
-    drift = float(synth["camera_motion"]) * max(width, height)
-    jitter = float(synth["camera_jitter"]) * max(width, height)
+    drift = float(synth.camera_motion) * max(width, height)
+    jitter = float(synth.camera_jitter) * max(width, height)
     margin = int(math.ceil(drift + 2 * jitter)) + 1
     canvas_size = (width + 2 * margin, height + 2 * margin)
     start, end = rng.uniform(-drift, drift, 2), rng.uniform(-drift, drift, 2)
@@ -368,35 +349,35 @@ def render_video(synth: Mapping, cls: str, actor_id: int, index: int) -> tuple[n
     offsets = np.rint(np.clip(offsets, 0, 2 * margin)).astype(int)
 
     # Figure placement in frame coordinates, relative to the camera window at rest.
-    lo, hi = synth["figure_height"]
+    lo, hi = synth.figure_height
     fig_h = height * math.exp(rng.uniform(math.log(lo), math.log(hi)))
-    if synth["placement"] == "uniform":
+    if synth.placement == "uniform":
         half_w = 0.35 * fig_h
         cx = rng.uniform(min(half_w, width / 2), max(width - half_w, width / 2))
         cy = rng.uniform(min(fig_h / 2, height / 2), max(height - fig_h / 2, height / 2))
     else:
-        off = float(synth["centre_offset"])
+        off = float(synth.centre_offset)
         cx = width / 2 + rng.uniform(-off, off) * width
         cy = height / 2 + rng.uniform(-off, off) * height
     cx, cy = cx + margin, cy + margin  # canvas coordinates
 
     # Motion: speed, phase, amplitude, handedness; appearance jitter per video.
-    freq = CLASS_FREQUENCY[cls] * rng.uniform(*synth["speed"]) * actor.tempo
+    freq = CLASS_FREQUENCY[cls] * rng.uniform(*synth.speed) * actor.tempo
     phase = rng.uniform(0, 2 * math.pi)
-    amp = min(1.3, rng.uniform(*synth["amplitude"]) * actor.vigour)
+    amp = min(1.3, rng.uniform(*synth.amplitude) * actor.vigour)
     side = int(rng.integers(2))
     shade = rng.uniform(0.85, 1.15)
     colours = {k: tuple(int(np.clip(v * shade, 0, 255)) for v in getattr(actor, k))
                for k in ("skin", "shirt", "trousers")}
     background = _background(rng, canvas_size, synth, list(colours.values()))
 
-    limb = float(synth["limb_width"])  # figure units: a fraction of the standing height
+    limb = float(synth.limb_width)  # figure units: a fraction of the standing height
     standing = _figure_extent(joints(_rest(), actor), limb / 2)
     scale = fig_h / (standing[3] - standing[1])  # pixels per figure unit
     foot_y = cy + fig_h / 2 + standing[1] * scale  # canvas y of y = 0
 
     distractor = None
-    if synth["moving_distractor"]:
+    if synth.moving_distractor:
         radius = rng.uniform(0.04, 0.08) * height
         pos = rng.uniform([radius, radius], [canvas_size[0] - radius, canvas_size[1] - radius])
         vel = rng.uniform(-1, 1, 2) * rng.uniform(2, 6)
@@ -448,93 +429,66 @@ def video_name(cls: str, actor: int, index: int) -> str:
     return f"{cls}_a{actor:02d}_v{index:02d}"
 
 
-def split_actors(synth: Mapping, split: int) -> set[int]:
+def split_actors(synth: SynthSettings, split: int) -> set[int]:
     """Training actors of ``split``; the others are test actors (same for every class)."""
-    actors = int(synth["actors"])
-    rng = np.random.default_rng([int(synth["seed"]), 104729, int(split)])
-    n_train = min(actors - 1, max(1, int(round(float(synth["train_fraction"]) * actors))))
+    actors = int(synth.actors)
+    rng = np.random.default_rng([int(synth.seed), 104729, int(split)])
+    n_train = min(actors - 1, max(1, int(round(float(synth.train_fraction) * actors))))
     return set(int(a) for a in rng.permutation(actors)[:n_train])
 
 
-def _jobs(synth: Mapping) -> list[tuple[str, int, int]]:
-    return [(cls, actor, index) for cls in synth["classes"] for actor in range(int(synth["actors"]))
-            for index in range(int(synth["videos_per_actor_class"]))]
+def _jobs(synth: SynthSettings) -> list[tuple[str, int, int]]:
+    return [(cls, actor, index) for cls in synth.classes for actor in range(int(synth.actors))
+            for index in range(int(synth.videos_per_actor_class))]
 
 
 def _paths(root: Path, cls: str, name: str) -> tuple[Path, Path]:
     return root / "videos" / cls / f"{name}.avi", root / "boxes" / cls / f"{name}.npy"
 
 
-def _save_npy(array: np.ndarray, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.partial-{os.getpid()}.npy")
-    np.save(tmp, array)
-    os.replace(tmp, dst)
-
-
-def _write_text(text: str, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.partial-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, dst)
-
-
-def _make_one(root: str, synth: dict, cls: str, actor: int, index: int) -> float:
+def _make_one(root: str, synth: SynthSettings, cls: str, actor: int, index: int) -> float:
     """Worker: render, encode and record one video; returns the seconds it took."""
-    from azlib.codec import encode_frames
-
     began = time.perf_counter()
     video, box_file = _paths(Path(root), cls, video_name(cls, actor, index))
     frames, boxes = render_video(synth, cls, actor, index)
-    encode_frames(frames, video, fps=int(synth["fps"]), gop=12)
-    _save_npy(boxes, box_file)  # written last: its presence marks the video complete
+    encode_frames(frames, video, fps=int(synth.fps), gop=GOP_SIZE)
+    with atomic_path(box_file) as tmp:  # written last: its presence marks the video complete
+        np.save(tmp, boxes)
     return time.perf_counter() - began
 
 
-def generate(out_dir: str | os.PathLike, synth_cfg: Mapping, workers: int | None = None,
-             progress: bool = True) -> Path:
-    """Write SynthActions under ``out_dir`` (HMDB51 layout); skips videos already written."""
+def identity(synth: SynthSettings) -> dict:
+    """What a SynthActions folder is checked against: the settings that decide its videos and the
+    fingerprint of the generator's code (:data:`azlib.provenance.SYNTH_CODE`)."""
+    return {"settings": result_dict(synth), "code": fingerprint(SYNTH_CODE)}
+
+
+def generate(out_dir: str | os.PathLike, synth: SynthSettings, progress: bool = True) -> Path:
+    """Write SynthActions under ``out_dir`` (HMDB51 layout); skips videos already written, and
+    removes the temporary files of a generator that was killed."""
     root = Path(out_dir)
-    synth = validate(synth_cfg)
-    workers = int(synth["workers"] if workers is None else workers)
-    # Everything but the worker count decides the videos, so it is what a folder is checked against.
-    identity = {k: v for k, v in synth.items() if k != "workers"}
-    config_text = json.dumps(identity, indent=2, sort_keys=True) + "\n"
+    wanted = identity(synth)
     config_path = root / CONFIG_FILE
-    existing = json.loads(config_path.read_text()) if config_path.exists() else None
-    if existing is not None and {k: v for k, v in existing.items() if k != "workers"} != json.loads(config_text):
-        raise ConfigError(f"{root} holds SynthActions made with other settings ({config_path}); "
-                          "choose another output directory or delete it")
+    if config_path.exists() and read_json(config_path) != wanted:
+        raise DataError(f"{root} holds SynthActions made with other settings or code ({config_path}); "
+                        "choose another output directory or delete it")
     root.mkdir(parents=True, exist_ok=True)
-    _write_text(config_text, config_path)
+    remove_stale_partials(root)
+    write_text(config_path, json.dumps(wanted, indent=2, sort_keys=True) + "\n")
 
-    todo = [job for job in _jobs(synth)
+    todo = [(str(root), synth, *job) for job in _jobs(synth)
             if not all(p.exists() for p in _paths(root, job[0], video_name(*job)))]
-    if todo:
-        bar = tqdm(total=len(todo), desc=f"SynthActions -> {root}", unit="video", disable=not progress)
-        if workers <= 1:
-            for job in todo:
-                _make_one(str(root), synth, *job)
-                bar.update()
-        else:
-            import multiprocessing
+    for _ in parallel_map(_make_one, todo, workers=synth.workers, desc=f"SynthActions -> {root}",
+                          unit="video", progress=progress):
+        pass
 
-            # fork is cheap (no re-import); jobs are pure functions of their seeds, so safe.
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-                futures = [pool.submit(_make_one, str(root), synth, *job) for job in todo]
-                for future in futures:
-                    future.result()
-                    bar.update()
-        bar.close()
-
-    for cls in synth["classes"]:
-        names = [video_name(cls, a, i) for a in range(int(synth["actors"]))
-                 for i in range(int(synth["videos_per_actor_class"]))]
+    for cls in synth.classes:
+        names = [video_name(cls, a, i) for a in range(int(synth.actors))
+                 for i in range(int(synth.videos_per_actor_class))]
         for split in SPLITS:
             train = split_actors(synth, split)
             lines = [f"{n}.avi {1 if int(n.split('_a')[-1][:2]) in train else 2}\n" for n in names]
-            _write_text("".join(lines), root / "splits" / f"{cls}_test_split{split}.txt")
+            write_text(root / "splits" / f"{cls}_test_split{split}.txt", "".join(lines))
     return root
 
 
@@ -543,8 +497,8 @@ def load_boxes(root: str | os.PathLike, record) -> np.ndarray:
     path = Path(record.path)
     box_file = Path(root) / "boxes" / path.parent.name / f"{path.stem}.npy"
     if not box_file.is_file():
-        raise FileNotFoundError(f"{box_file}: no figure boxes for {path}; boxes exist only for "
-                                "SynthActions (regenerate it with `python -m azlib synth`)")
+        raise DataError(f"{box_file}: no figure boxes for {path}; boxes exist only for "
+                        "SynthActions (regenerate it with `python -m azlib synth`)")
     return np.load(box_file).astype(np.float32)
 
 
@@ -552,16 +506,14 @@ def frame_size(root: str | os.PathLike) -> tuple[int, int]:
     """(height, width) of the frames the boxes of ``root`` refer to."""
     config = Path(root) / CONFIG_FILE
     if not config.is_file():
-        raise FileNotFoundError(f"{config}: not a SynthActions directory (no {CONFIG_FILE})")
-    synth = json.loads(config.read_text())
-    return int(synth["height"]), int(synth["width"])
+        raise DataError(f"{config}: not a SynthActions directory (no {CONFIG_FILE})")
+    settings = read_json(config)["settings"]
+    return int(settings["height"]), int(settings["width"])
 
 
 def contact_sheet(root: str | os.PathLike, index, per_class: int = 2, columns: int = 4) -> np.ndarray:
     """Middle frames of the first ``per_class`` test videos of each class, with their class name
     and true figure box drawn in: an RGB uint8 grid for the book."""
-    from azlib.codec import decode_rgb
-
     tiles = []
     for label, cls in enumerate(index.classes):
         for record in [r for r in index.test + index.train if r.label == label][:per_class]:
@@ -574,58 +526,14 @@ def contact_sheet(root: str | os.PathLike, index, per_class: int = 2, columns: i
             draw.text((3, 2), cls, fill=(255, 255, 255))
             tiles.append(np.asarray(image))
     if not tiles:
-        raise ValueError(f"{root}: no videos to show")
+        raise DataError(f"{root}: no videos to show")
     blank = np.zeros_like(tiles[0])
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.concatenate(tiles[i:i + columns], axis=1) for i in range(0, len(tiles), columns)]
     return np.concatenate(rows, axis=0)
 
 
-def dataset_root(out_dir: str | os.PathLike, synth: Mapping) -> Path:
-    """Where SynthActions made with the generator settings ``synth`` lives under ``out_dir``:
-    one folder per setting (the worker count is not a setting), so variants never mix."""
-    from azlib.records import config_hash
-
-    setting = {k: v for k, v in synth.items() if k != "workers"}
-    return Path(out_dir) / "data" / f"synthactions-{config_hash(setting)[:8]}"
-
-
-def ensure_dataset(cfg: Mapping, out_dir: str | os.PathLike, pretrain: bool = False) -> Path:
-    """The dataset root for a profile: SynthActions generated if missing, else ``data_root``."""
-    dataset = cfg.get("dataset", "synthactions")
-    if dataset != "synthactions" and not pretrain:
-        if not cfg.get("data_root"):
-            raise ConfigError(f"dataset {dataset!r} needs data_root (the folder holding it); "
-                              "set data_root in the profile or DATA_ROOT=... for make")
-        root = Path(cfg["data_root"])
-        if not root.is_dir():
-            raise ConfigError(f"data_root {root} does not exist; point it at the {dataset} folder")
-        return root
-    synth = synth_config(cfg, pretrain=pretrain)
-    root = Path(cfg["data_root"]) if cfg.get("data_root") and not pretrain else dataset_root(out_dir, synth)
-    return generate(root, synth)
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
-def add_arguments(parser, command: str) -> None:
-    parser.add_argument("--profile", default="cpu", help="params/<profile>.yaml (smoke | cpu | paper)")
-    parser.add_argument("-o", "--out", required=True, help="output directory")
-    parser.add_argument("--pretrain", action="store_true",
-                        help="make SynthActions-Pretrain (the profile's pretrain: section)")
-    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default synth.workers)")
-
-
-def run(args) -> int:
-    from azlib.config import load_profile
-
-    cfg = load_profile(args.profile)
-    synth = synth_config(cfg, pretrain=args.pretrain)
-    began = time.perf_counter()
-    root = generate(args.out, synth, workers=args.workers)
-    count = sum(1 for p in (root / "videos").rglob("*.avi") if not p.name.startswith("."))
-    print(f"{root}: {count} videos, {len(synth['classes'])} classes, "
-          f"{time.perf_counter() - began:.1f} s")
-    return 0
+def dataset_root(out_dir: str | os.PathLike, synth: SynthSettings) -> Path:
+    """Where SynthActions with these settings, made by this code, lives under ``out_dir``: one
+    folder per :func:`identity`, so variants never mix and a changed generator never reuses one."""
+    return Path(out_dir) / "data" / f"synthactions-{digest(identity(synth), 8)}"

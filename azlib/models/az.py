@@ -10,12 +10,12 @@ from typing import Iterator, Sequence
 
 from torch import Tensor, nn
 
+from azlib.config import LNET_NORMS, ZOOMS
 from azlib.models import zoom as Z
 from azlib.models.backbones import build_backbone
 from azlib.models.lnet import build_lnet
+from azlib.store import LNET_CHANNELS
 
-ZOOMS = ("adaptive", "none")
-LNET_NORMS = (None, "sample")
 FIXED_CROPS = ("centre", "random", "full")
 
 
@@ -43,7 +43,7 @@ class AdaptiveZoom(nn.Module):
                  augment_shear: float = 0.1, augment_translation: float = 0.1,
                  max_shear: float = 0.3, lnet_norm: str | None = None):
         super().__init__()
-        if lnet_norm not in LNET_NORMS:
+        if lnet_norm is not None and lnet_norm not in LNET_NORMS:
             raise ValueError(f"model.lnet_norm: unknown value {lnet_norm!r}; expected null or 'sample'")
         self.backbone = backbone
         self.lnet = lnet
@@ -125,62 +125,44 @@ class FixedCrop(nn.Module):
         yield from self.backbone.parameters()
 
 
-def _zoom_choice(value) -> str:
-    """model.zoom: 'adaptive' | 'none' (true/false accepted)."""
-    if value is True:
-        return "adaptive"
-    if value is False:
-        return "none"
-    if value not in ZOOMS:
-        raise ValueError(f"model.zoom: unknown value {value!r}; expected one of {', '.join(ZOOMS)}")
+def resolve_init_scale(value, crop: int, frame_size):
+    """model.init_scale: a number, an [sx, sy] pair, or 'crop' (the baseline's centre-crop
+    framing: ``crop`` pixels of a ``frame_size`` = (H, W) frame)."""
+    if value == "crop":
+        return Z.pixel_crop_fraction(_size(frame_size), _size(crop))
     return value
 
 
-def resolve_init_scale(value, out_size, in_size):
-    """model.init_scale: a number, an [sx, sy] pair, or 'crop' (the baseline's centre-crop
-    framing, which needs the frame size ``in_size`` = clip.resize)."""
-    if value == "crop":
-        if in_size is None:
-            raise ValueError("model.init_scale: 'crop' needs the frame size; pass in_size=clip.resize")
-        return Z.pixel_crop_fraction(_size(in_size), _size(out_size))
-    return 1.0 if value is None else value
+def build_model(*, backbone: str, num_classes: int, crop: int, frames: int, frame_size,
+                width: int | None = None, zoom: str = "adaptive", lnet: str = "efficientnet_b0",
+                lnet_width: int | None = None, lnet_input: str = "residual", lnet_moments: bool = False,
+                lnet_pretrained: str | None = None, lnet_norm: str | None = None,
+                theta_mode: str = "scale", augment: bool = True, s_min: float = 0.3,
+                init_scale=1.0, augment_shear: float = 0.1, augment_translation: float = 0.1,
+                max_shear: float = 0.3, crop_alpha=None, pretrained: str | None = None,
+                require_weights: bool = True) -> nn.Module:
+    """The backbone behind adaptive zooming (``zoom='adaptive'``) or behind a fixed crop
+    (``zoom='none'``, the baseline).
 
-
-def build_model(model_cfg: dict, num_classes: int, out_size, frames: int | None = None,
-                in_size=None) -> nn.Module:
-    """The model the ``model:`` section of a profile describes.
-
-    ``out_size``: backbone input side (clip.crop) or (h, w). ``frames``: K (clip.frames), needed
-    by AdaptiveZoom's LNet (K·C input channels); ``in_size``: the frame size (clip.resize), needed
-    only for ``init_scale: crop``. Keys beyond the profiles' (all optional): zoom, init_scale,
-    augment_shear, augment_translation, max_shear, lnet_norm, lnet_pretrained, require_weights,
-    crop_alpha, lnet_moments.
+    ``crop``: backbone input side; ``frames``: K, the clip length (the LNet reads K·C channels of
+    ``lnet_input``); ``frame_size``: (H, W) of the frames the sampler reads. ``pretrained``:
+    backbone weights (a path, 'kinetics400' or None; see :func:`build_backbone`), and
+    ``lnet_pretrained`` the LNet's; ``require_weights=False`` warns instead of stopping when they
+    are missing. ``init_scale``: where θ starts (a number, (sx, sy), or 'crop': the baseline's
+    centre-crop framing). ``crop_alpha``: the baseline's crop as a fraction of each side (None:
+    ``crop`` pixels).
     """
-    from azlib.store import LNET_CHANNELS
-
-    cfg = dict(model_cfg)
-    strict = bool(cfg.get("require_weights", True))
-    backbone = build_backbone(cfg["backbone"], num_classes, cfg.get("width"),
-                              cfg.get("pretrained"), strict=strict)
-    if _zoom_choice(cfg.get("zoom", "adaptive")) == "none":
-        return FixedCrop(backbone, out_size, crop="centre", alpha=cfg.get("crop_alpha"))
-
-    frames = frames if frames is not None else cfg.get("frames")
-    if frames is None:
-        raise ValueError("build_model: AdaptiveZoom needs the clip length K for its LNet input; "
-                         "pass frames=clip.frames")
-    modality = cfg.get("lnet_input", "residual")
-    if modality not in LNET_CHANNELS:
-        raise ValueError(f"model.lnet_input: unknown value {modality!r}; expected one of "
+    if zoom not in ZOOMS:
+        raise ValueError(f"model.zoom: unknown value {zoom!r}; expected one of {', '.join(ZOOMS)}")
+    net = build_backbone(backbone, num_classes, width, pretrained, strict=require_weights)
+    if zoom == "none":
+        return FixedCrop(net, crop, crop="centre", alpha=crop_alpha)
+    if lnet_input not in LNET_CHANNELS:
+        raise ValueError(f"model.lnet_input: unknown value {lnet_input!r}; expected one of "
                          f"{', '.join(LNET_CHANNELS)}")
-    lnet = build_lnet(cfg["lnet"], frames * LNET_CHANNELS[modality], cfg.get("lnet_width"),
-                      cfg.get("lnet_pretrained"), strict=strict,
-                      moments=bool(cfg.get("lnet_moments", False)))
+    localiser = build_lnet(lnet, frames * LNET_CHANNELS[lnet_input], lnet_width, lnet_pretrained,
+                           strict=require_weights, moments=lnet_moments)
     return AdaptiveZoom(
-        backbone, lnet, theta_mode=cfg.get("theta_mode", "scale"),
-        augment=bool(cfg.get("augment", False)), out_size=out_size,
-        s_min=float(cfg.get("s_min", 0.3)),
-        init_scale=resolve_init_scale(cfg.get("init_scale"), out_size, in_size),
-        augment_shear=float(cfg.get("augment_shear", 0.1)),
-        augment_translation=float(cfg.get("augment_translation", 0.1)),
-        max_shear=float(cfg.get("max_shear", 0.3)), lnet_norm=cfg.get("lnet_norm"))
+        net, localiser, theta_mode=theta_mode, augment=augment, out_size=crop, s_min=s_min,
+        init_scale=resolve_init_scale(init_scale, crop, frame_size), augment_shear=augment_shear,
+        augment_translation=augment_translation, max_shear=max_shear, lnet_norm=lnet_norm)

@@ -16,14 +16,13 @@ from torch import nn
 from torchvision.models.video import R2Plus1D_18_Weights, R3D_18_Weights, r2plus1d_18, r3d_18
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimple, VideoResNet
 
+from azlib.config import BACKBONES
 from azlib.models.lnet import hub_checkpoint_path, weights_missing
 
 with warnings.catch_warnings():  # pytorchvideo warns about torch.jit.script on import
     warnings.simplefilter("ignore", FutureWarning)
     from pytorchvideo.models.hub.x3d import checkpoint_paths as X3D_CHECKPOINT_URLS
     from pytorchvideo.models.x3d import create_x3d
-
-BACKBONES = ("r3d_18", "r2plus1d_18", "x3d_xs", "x3d_s", "x3d_m")
 
 # Nominal input (frames, crop side) of each backbone: the paper's for R3D / R(2+1)D (16 x 112²)
 # and X3D-M (16 x 224²); pytorchvideo's for X3D-XS / -S. X3D-XS/S/M share one network and
@@ -60,17 +59,6 @@ def head_of(model: nn.Module) -> tuple[nn.Module, str, nn.Linear]:
         return model, "fc", model.fc
     head = model.blocks[-1]
     return head, "proj", head.proj
-
-
-def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
-    """Give ``model`` a fresh classification layer for ``num_classes`` (if it differs)."""
-    parent, attr, old = head_of(model)
-    if old.out_features != num_classes:
-        new = nn.Linear(old.in_features, num_classes)
-        nn.init.normal_(new.weight, 0, 0.01)
-        nn.init.zeros_(new.bias)
-        setattr(parent, attr, new)
-    return model
 
 
 def _init_like_torchvision(model: nn.Module) -> None:

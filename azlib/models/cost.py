@@ -1,15 +1,21 @@
-"""Compute cost in MACs, counted with fvcore (one multiply-add = one "flop" in fvcore's count).
+"""Compute cost: MACs counted with fvcore, and measured training-step times.
 
-fvcore's conventions hold: convolutions, linear layers, norms, poolings and the bilinear sampler
-(4 per output value) are counted; element-wise activations and additions are not. Handlers are
-added for the two ops of this model fvcore does not know: the affine grid generator and 3D
-adaptive average pooling.
+MACs: one multiply-add is one "flop" in fvcore's count. fvcore's conventions hold: convolutions,
+linear layers, norms, poolings and the bilinear sampler (4 per output value) are counted;
+element-wise activations and additions are not. Handlers are added for the two ops of this model
+fvcore does not know: the affine grid generator and 3D adaptive average pooling.
+
+Step times (:func:`step_times`): forward + backward of several models on the same inputs,
+interleaved so that a change in the machine's load hits them alike; a measurement to show
+beside a table or print from a benchmark, never an assertion.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -56,25 +62,18 @@ def count_macs(model: nn.Module, example_inputs, by_module: bool = False):
         model.train(was_training)
 
 
-# Backbone names as the paper writes them, to set our counts beside its Section 4.2 figures.
-PAPER_NAMES = {"r3d_18": "R3D", "r2plus1d_18": "R(2+1)D", "x3d_m": "X3D"}
-
-
-def cost_table(backbones: Sequence[str] = ("r3d_18", "r2plus1d_18", "x3d_m"), *,
+def macs_table(backbones: Sequence[str] = ("r3d_18", "r2plus1d_18", "x3d_m"), *,
                frames: int | None = None, crop: int | None = None, frame_size=None,
                lnet: str = "efficientnet_b0", lnet_width: int | None = None,
                lnet_channels: int = 1, lnet_size=(64, 86), width: int | None = None,
                num_classes: int = 400, theta_mode: str = "scale") -> pd.DataFrame:
-    """GMac per clip of each backbone alone and behind AdaptiveZoom, beside the paper's figures.
+    """GMac per clip of each backbone alone and behind AdaptiveZoom (LNet, θ head, sampler).
 
     ``frames``/``crop``: backbone input (None: each backbone's nominal input, X3D-M 16 x 224²,
     R3D/R(2+1)D 16 x 112²). ``frame_size``: (H, W) of the frame the sampler reads (None: the
     paper's 128x171 resize scaled with the crop). The LNet input has K·``lnet_channels`` channels
     of ``lnet_size`` (the paper's 64x86: residuals of the 256-line video downscaled by S = 4).
-    The paper's figures are shown for full-size backbones only.
     """
-    from azlib.results import PAPER_AZ_EXTRA_GMACS, PAPER_GMACS
-
     rows = []
     for name in backbones:
         nominal_frames, nominal_crop = BACKBONE_INPUT[name]
@@ -88,7 +87,6 @@ def cost_table(backbones: Sequence[str] = ("r3d_18", "r2plus1d_18", "x3d_m"), *,
         lnet_input = torch.zeros(1, k * lnet_channels, *lnet_size)
         macs = count_macs(model, (rgb, lnet_input), by_module=True)
         total, backbone_macs = macs[""], macs["backbone"]
-        paper_name = PAPER_NAMES.get(name) if width is None else None
         rows.append({
             "backbone": name, "width": width or "full", "input": f"{k}x{side}x{side}",
             "frame": f"{H}x{W}", "lnet": lnet,
@@ -99,7 +97,33 @@ def cost_table(backbones: Sequence[str] = ("r3d_18", "r2plus1d_18", "x3d_m"), *,
             "zoom GMac": (total - backbone_macs) / 1e9,
             "total GMac": total / 1e9,
             "zoom %": 100.0 * (total - backbone_macs) / backbone_macs,
-            "paper GMac": PAPER_GMACS.get(paper_name, float("nan")),
-            "paper zoom GMac": PAPER_AZ_EXTRA_GMACS if paper_name else float("nan"),
         })
     return pd.DataFrame(rows)
+
+
+def step_times(steps: Mapping[str, Callable[[], None]], repeats: int = 5, warmup: int = 1,
+               device: str = "cpu") -> dict[str, float]:
+    """Median seconds of each step function (e.g. forward + backward of one model), the steps
+    interleaved ``warmup + repeats`` times (the first ``warmup`` rounds are not counted)."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for round_ in range(warmup + repeats):
+        for name, step in steps.items():
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            step()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def training_step(model: nn.Module, inputs: Sequence, labels) -> Callable[[], None]:
+    """A step function for :func:`step_times`: forward ``model(*inputs)``, cross-entropy, backward."""
+    def step():
+        model.zero_grad(set_to_none=True)
+        out = model(*inputs)
+        logits = out["logits"] if isinstance(out, dict) else out
+        nn.functional.cross_entropy(logits, labels).backward()
+    return step

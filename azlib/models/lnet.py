@@ -16,11 +16,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import EfficientNet_B0_Weights, efficientnet_b0
 
-LNETS = ("tiny", "efficientnet_b0")
-
-
-class WeightsMissingError(FileNotFoundError):
-    """Pretrained weights are not on disk; the message says where to put them."""
+from azlib.config import LNETS
+from azlib.errors import WeightsMissingError
 
 
 def weights_missing(message: str, strict: bool, stacklevel: int = 3) -> None:

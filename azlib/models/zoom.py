@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-THETA_MODES = ("scale", "scale_translation", "scale_shear", "all")
+from azlib.config import THETA_MODES
 
 # Which θ entries each mode learns; an entry a mode does not target stays exactly zero (Table 4).
 _MODE_PARAMS = {
@@ -211,3 +211,38 @@ def box_area_ratio(theta: Tensor) -> Tensor:
     """Fraction of the frame's side lengths covered, sqrt(area ratio) — Table 7's "mean adaptive
     ratio" is the mean of this over a test set (a central fraction α for ``centre_crop_theta``)."""
     return (theta[..., 0, 0].abs() * theta[..., 1, 1].abs()).sqrt()
+
+
+ORACLE_MARGIN = 1.15  # an oracle crop is the figure's box enlarged by this factor
+
+
+def oracle_theta(box: torch.Tensor, frame_hw, translate: bool = True,
+                 margin: float = ORACLE_MARGIN) -> torch.Tensor:
+    """θ (B,2,3) of a square crop around the true figure box (normalised [-1,1] x0,y0,x1,y1).
+
+    The side is the box's longer side in pixels times ``margin``. ``translate=False`` keeps the
+    crop centred (the scale-only oracle), enlarged to still cover the box's offset.
+    """
+    if torch.isnan(box).any():
+        raise ValueError("oracle crop: the dataset has no true box for some videos (box is NaN); "
+                         "oracle crops need SynthActions")
+    height, width = frame_hw
+    box = box.float()
+    x0, y0, x1, y1 = box.unbind(-1)
+    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
+    half_w_px, half_h_px = (x1 - x0) / 2 * width / 2, (y1 - y0) / 2 * height / 2
+    if translate:
+        half_side = torch.maximum(half_w_px, half_h_px) * margin
+    else:  # centred square that still contains the box
+        reach_x = (centre_x.abs() + (x1 - x0) / 2) * width / 2
+        reach_y = (centre_y.abs() + (y1 - y0) / 2) * height / 2
+        half_side = torch.maximum(reach_x, reach_y) * margin
+        centre_x, centre_y = torch.zeros_like(centre_x), torch.zeros_like(centre_y)
+    scale_x = (half_side / (width / 2)).clamp(max=1.0)
+    scale_y = (half_side / (height / 2)).clamp(max=1.0)
+    # keep the crop inside the frame
+    centre_x = centre_x.clamp(-1 + scale_x, 1 - scale_x)
+    centre_y = centre_y.clamp(-1 + scale_y, 1 - scale_y)
+    zero = torch.zeros_like(scale_x)
+    return torch.stack([torch.stack([scale_x, zero, centre_x], -1),
+                        torch.stack([zero, scale_y, centre_y], -1)], -2)

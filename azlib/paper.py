@@ -1,20 +1,18 @@
-"""The paper's reference numbers (typed once, from paper/paper.md) and table builders.
+"""The paper's numbers, typed once from ``paper/paper.md``: Tables 1-7, the compute cost of
+Section 4.2, and what does not add up in them (``INCONSISTENCIES``).
 
-Later notebooks put our numbers beside these. Every number below is copied from the paper's
-Tables 1-7 and Section 4.2; ``PAPER_INCONSISTENCIES`` lists what does not add up.
+Every chapter shows these beside ours; nothing here depends on the rest of azlib.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-PAPER_TITLE = "Video Action Recognition with Adaptive Zooming Using Motion Residuals"
-BACKBONES = ("R3D", "R(2+1)D", "X3D")
-#: azlib backbone names for the paper's model names
-BACKBONE_NAMES = {"R3D": "r3d_18", "R(2+1)D": "r2plus1d_18", "X3D": "x3d_m"}
+#: the paper's model names and the azlib backbone each one is
+BACKBONES = {"R3D": "r3d_18", "R(2+1)D": "r2plus1d_18", "X3D": "x3d_m"}
 
 # Tables 1-3: {(model, zooming): {"top1": [...], "top5": [...]}} per split, average last.
-PAPER_TABLE1_HMDB51 = {
+TABLE1_HMDB51 = {
     ("R3D", False): {"top1": [54.94, 55.69, 53.99, 54.87], "top5": [85.15, 83.46, 84.77, 84.46]},
     ("R3D", True): {"top1": [59.78, 59.67, 60.13, 59.86], "top5": [88.36, 88.69, 86.73, 87.93]},
     ("R(2+1)D", False): {"top1": [65.73, 65.75, 65.82, 65.77], "top5": [91.43, 90.98, 90.13, 90.85]},
@@ -22,7 +20,7 @@ PAPER_TABLE1_HMDB51 = {
     ("X3D", False): {"top1": [71.16, 69.48, 71.83, 70.82], "top5": [94.05, 93.46, 92.88, 93.46]},
     ("X3D", True): {"top1": [72.73, 71.37, 72.68, 72.26], "top5": [94.44, 93.66, 93.07, 93.72]},
 }
-PAPER_TABLE2_UCF101 = {
+TABLE2_UCF101 = {
     ("R3D", False): {"top1": [85.75, 85.65, 85.17, 85.52], "top5": [97.78, 97.64, 97.62, 97.68]},
     ("R3D", True): {"top1": [87.42, 87.60, 86.99, 87.34], "top5": [98.28, 98.37, 98.78, 98.48]},
     ("R(2+1)D", False): {"top1": [92.76, 93.41, 92.91, 93.03], "top5": [99.21, 99.20, 99.40, 99.27]},
@@ -31,7 +29,7 @@ PAPER_TABLE2_UCF101 = {
     ("X3D", True): {"top1": [93.79, 94.32, 93.34, 93.82], "top5": [99.47, 99.63, 99.49, 99.53]},
 }
 # Table 3: splits are Temporal, Static.
-PAPER_TABLE3_KINETICS32 = {
+TABLE3_KINETICS32 = {
     ("R3D", False): {"top1": [60.52, 74.95], "top5": [92.51, 93.60]},
     ("R3D", True): {"top1": [65.93, 81.04], "top5": [94.77, 97.05]},
     ("R(2+1)D", False): {"top1": [76.76, 87.82], "top5": [97.48, 98.31]},
@@ -40,22 +38,22 @@ PAPER_TABLE3_KINETICS32 = {
     ("X3D", True): {"top1": [73.05, 84.81], "top5": [96.60, 97.36]},
 }
 # Tables 4-7: HMDB51 (split 1), R(2+1)D; {row label: (top1, top5)}; keys are azlib's names.
-PAPER_TABLE4_THETA = {
+TABLE4_THETA = {
     "all": (64.75, 91.37),
     "scale_translation": (67.10, 92.81),
     "scale_shear": (63.77, 90.84),
     "scale": (67.95, 92.81),
 }
-PAPER_TABLE4_LABELS = {
+TABLE4_LABELS = {
     "all": "Adaptive all",
     "scale_translation": "Adaptive scale and translation",
     "scale_shear": "Adaptive scale and shear",
     "scale": "Adaptive scale",
 }
-PAPER_TABLE5_AUGMENT = {False: (67.95, 92.81), True: (68.48, 99.33)}
-PAPER_TABLE6_LNET_INPUT = {"mv": (68.15, 93.13), "rgb": (65.99, 92.41), "residual": (68.48, 99.33)}
-PAPER_TABLE6_LABELS = {"mv": "MV", "rgb": "RGB", "residual": "Res"}
-PAPER_TABLE7_CROPS = {
+TABLE5_AUGMENT = {False: (67.95, 92.81), True: (68.48, 99.33)}
+TABLE6_LNET_INPUT = {"mv": (68.15, 93.13), "rgb": (65.99, 92.41), "residual": (68.48, 99.33)}
+TABLE6_LABELS = {"mv": "MV", "rgb": "RGB", "residual": "Res"}
+TABLE7_CROPS = {
     "random": (64.55, 90.65),
     "centre_0.925": (65.27, 91.43),
     "centre_0.875": (65.73, 91.43),
@@ -65,7 +63,7 @@ PAPER_TABLE7_CROPS = {
     "centre_mean_adaptive": (66.32, 92.41),
     "adaptive": (68.48, 99.33),
 }
-PAPER_TABLE7_LABELS = {
+TABLE7_LABELS = {
     "random": "Random",
     "centre_0.925": "Center (92.5%)",
     "centre_0.875": "Center (87.5%)",
@@ -76,27 +74,9 @@ PAPER_TABLE7_LABELS = {
     "adaptive": "Adaptive",
 }
 # Section 4.2: GMac per clip of each backbone, and what zooming adds.
-PAPER_GMACS = {"R3D": 8.33, "R(2+1)D": 40.71, "X3D": 4.97}
-PAPER_AZ_EXTRA_GMACS = 0.006
-# Section 4.1: training settings as stated.
-PAPER_SETTINGS = {
-    "frames": 16,
-    "train_clips": 1,
-    "test_clips": 10,
-    "resize_r3d": (128, 171),
-    "resize_x3d": (256, 342),
-    "crop_r3d": 112,
-    "crop_x3d": 224,
-    "gpus": 8,
-    "batch_size": 256,
-    "lr_hmdb_ucf": 0.01,
-    "lr_kinetics": 0.001,
-    "momentum": 0.1,
-    "lnet_downscale": 4,
-    "lnet_input_size": (64, 86),
-}
-
-PAPER_INCONSISTENCIES = [
+GMACS = {"R3D": 8.33, "R(2+1)D": 40.71, "X3D": 4.97}
+AZ_EXTRA_GMACS = 0.006
+INCONSISTENCIES = [
     {
         "where": "Tables 5, 6, 7 vs Table 1",
         "what": "The adaptive R(2+1)D model with augmentation and residual input (HMDB51 split 1, "
@@ -142,20 +122,20 @@ def _main_table(numbers: dict, split_names: list[str], dataset: str) -> pd.DataF
     return frame
 
 
-def paper_table(number: int) -> pd.DataFrame:
+def table(number: int) -> pd.DataFrame:
     """The paper's Table ``number`` (1-7) as a DataFrame, labelled with its dataset."""
     if number == 1:
-        return _main_table(PAPER_TABLE1_HMDB51, ["1", "2", "3", "Average"], "HMDB51")
+        return _main_table(TABLE1_HMDB51, ["1", "2", "3", "Average"], "HMDB51")
     if number == 2:
-        return _main_table(PAPER_TABLE2_UCF101, ["1", "2", "3", "Average"], "UCF101")
+        return _main_table(TABLE2_UCF101, ["1", "2", "3", "Average"], "UCF101")
     if number == 3:
-        return _main_table(PAPER_TABLE3_KINETICS32, ["Temporal", "Static"], "Kinetics-32")
+        return _main_table(TABLE3_KINETICS32, ["Temporal", "Static"], "Kinetics-32")
     small = {
-        4: ("Inference cropping", PAPER_TABLE4_THETA, PAPER_TABLE4_LABELS),
-        5: ("Data augmentation", {k: v for k, v in PAPER_TABLE5_AUGMENT.items()},
+        4: ("θ parameters", TABLE4_THETA, TABLE4_LABELS),
+        5: ("Data augmentation", {k: v for k, v in TABLE5_AUGMENT.items()},
             {False: "No", True: "Yes"}),
-        6: ("LNet input", PAPER_TABLE6_LNET_INPUT, PAPER_TABLE6_LABELS),
-        7: ("Inference cropping", PAPER_TABLE7_CROPS, PAPER_TABLE7_LABELS),
+        6: ("LNet input", TABLE6_LNET_INPUT, TABLE6_LABELS),
+        7: ("Inference cropping", TABLE7_CROPS, TABLE7_LABELS),
     }
     if number not in small:
         raise ValueError(f"the paper has Tables 1-7, not {number}")
@@ -168,26 +148,9 @@ def paper_table(number: int) -> pd.DataFrame:
     return frame
 
 
-def paper_macs_table() -> pd.DataFrame:
+def macs_table() -> pd.DataFrame:
     """Section 4.2's compute cost: GMac per clip of each backbone, with and without zooming."""
     return pd.DataFrame(
-        [{"model": m, "GMac": g, "GMac + AZ": round(g + PAPER_AZ_EXTRA_GMACS, 3)}
-         for m, g in PAPER_GMACS.items()]
+        [{"model": m, "GMac": g, "GMac + AZ": round(g + AZ_EXTRA_GMACS, 3)}
+         for m, g in GMACS.items()]
     ).set_index("model")
-
-
-# ---------------------------------------------------------------------------------------------
-# Our numbers: run records and tables (azlib.records, azlib.experiments). Nothing above this
-# line depends on what follows; the paper's numbers stay as typed.
-
-from azlib.records import (  # noqa: E402  (re-exported so notebooks import one module)
-    config_hash, is_complete, load_predictions, load_run, load_runs, paired_bootstrap, run_dir,
-    t_interval, topk_correct,
-)
-
-
-def our_table(table_id, out_dir, profile="cpu", seeds=None) -> pd.DataFrame:
-    """Our Table ``table_id`` (1-7, '4u', 'oracle') beside the paper's; see experiments.table."""
-    from azlib.experiments import table
-
-    return table(table_id, out_dir, profile, seeds=seeds)

@@ -2,7 +2,8 @@
 
 ``make reproduce`` recomputes every run of a profile into ``build/<profile>/``; this module then
 compares each of its runs with the published record of the same settings (matched by spec key,
-so a record made by other code is still found) and says whether it is **identical** (every
+so a record made by other code is still found; a record written before records carried a spec
+key is matched by the settings its ``config.json`` names) and says whether it is **identical** (every
 prediction array equal), **within** the published seed interval of its table row, or
 **different**; and, per table, whether every row's mean lies within the published interval.
 
@@ -21,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from azlib import records
-from azlib.config import REPO_ROOT, load_profile
+from azlib.config import REPO_ROOT, Profile, load_profile
 from azlib.files import load_npz, read_json, write_json
 from azlib.runner import find_record
+from azlib.settings import result_dict
 from azlib.tables import planned_records, table
 
 REPORT_FILE = "reproduction.json"
@@ -42,6 +44,41 @@ def same_predictions(a: Path, b: Path) -> bool:
     return True
 
 
+#: settings a record names that say how it ran or which other run it started from, not what it computes
+UNCOMPARED_SETTINGS = {"clip.workers", "synth.workers", "data_root", "model.pretrained", "profile", "device"}
+
+
+def _flat(settings: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        elif prefix + key not in UNCOMPARED_SETTINGS:
+            out[prefix + key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def records_without_key(published) -> list[tuple[dict, records.RunRecord]]:
+    """Finished records under ``published`` that carry no spec key (written before records had
+    provenance), each with its flattened settings."""
+    runs = Path(published) / "runs"
+    found = []
+    for folder in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if records.is_complete(folder) and not (folder / records.PROVENANCE_FILE).is_file():
+            record = records.load_run(folder)
+            found.append((_flat(record.config), record))
+    return found
+
+
+def match_by_settings(spec, candidates) -> records.RunRecord | None:
+    """The one record of ``candidates`` (:func:`records_without_key`) whose settings agree with
+    ``spec`` on every setting both name; None when none or several do."""
+    wanted = _flat(result_dict(spec))
+    hits = [record for settings, record in candidates
+            if all(wanted[k] == settings[k] for k in wanted.keys() & settings.keys())]
+    return hits[0] if len(hits) == 1 else None
+
+
 def _run_verdict(mine, theirs, interval) -> str:
     if theirs is None:
         return "not published"
@@ -53,11 +90,14 @@ def _run_verdict(mine, theirs, interval) -> str:
     return "within" if lo is not None and lo <= mine.metrics["top1"] <= hi else "different"
 
 
-def compare(profile_name: str, reproduced, published) -> dict:
-    """Per run and per table row: reproduced against published (see the module docstring)."""
+def compare(profile: str | Profile, reproduced, published) -> dict:
+    """Per run and per table row: reproduced against published (see the module docstring);
+    ``profile``: a profile or its name."""
     reproduced, published = Path(reproduced), Path(published)
-    profile = load_profile(profile_name)
+    profile = load_profile(profile) if isinstance(profile, str) else profile
+    profile_name = profile.name
     runs, rows, seen = [], [], set()
+    keyless = records_without_key(published)
 
     def add_run(spec, row_label, interval):
         key = records.spec_key(spec)
@@ -66,6 +106,8 @@ def compare(profile_name: str, reproduced, published) -> dict:
         seen.add(key)
         mine = find_record(spec, reproduced).record
         theirs = find_record(spec, published, reuse_stale=True).record
+        if theirs is None and keyless:
+            theirs = match_by_settings(spec, keyless)
         runs.append({"spec_key": key, "row": row_label, "seed": spec.seed, "kind": spec.kind,
                      "reproduced_top1": None if mine is None else mine.metrics["top1"],
                      "published_top1": None if theirs is None else theirs.metrics["top1"],
@@ -74,6 +116,9 @@ def compare(profile_name: str, reproduced, published) -> dict:
     for table_id in profile.experiments.tables:
         ours, theirs = table(table_id, profile, reproduced), table(table_id, profile, published,
                                                                  reuse_stale=True)
+        saved = published / "tables" / f"table{table_id}.csv"
+        if keyless and saved.is_file() and ("top1" not in theirs or theirs["top1"].isna().all()):
+            theirs = pd.read_csv(saved, index_col="row")  # the table those records made
         for label in ours.index:
             mine, ref = ours.loc[label], theirs.loc[label] if label in theirs.index else None
             if ref is None or np.isnan(ref["top1"]):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 
 import numpy as np
 import pytest
 
-from azlib import files, grid, records, runner, tables
+from azlib import files, grid, records, reproduction, runner, tables
 from azlib.config import deep_merge, load_profile
 from azlib.errors import ConfigError
+from azlib.settings import to_dict
 from azlib.training.evaluate import CROP_VARIANTS
 
 
@@ -98,7 +100,7 @@ def _fake_train_run(calls):
         right = 0.5 + (0.3 if spec.model.zoom == "adaptive" else 0.0)
         correct = rng.random(40) < right
         scores = np.eye(4)[np.where(correct, labels, (labels + 1) % 4)]
-        files.write_json(folder / records.CONFIG_FILE, {"model": {"backbone": spec.model.backbone}})
+        files.write_json(folder / records.CONFIG_FILE, to_dict(spec))
         files.save_npz(folder / records.PREDICTIONS_FILE, {"scores": scores, "labels": labels})
         files.write_json(folder / records.PROVENANCE_FILE, {
             "spec_key": records.spec_key(spec), "fingerprint": "code-now", "commit": "abc123",
@@ -173,6 +175,40 @@ def test_records_of_other_code_are_retrained_or_used_only_when_asked_and_marked(
     assert frame.attrs["runs_stale"] == 2 and frame["stale"].tolist() == [1, 1]
     runner.run_table(5, cfg, tmp_path, progress=False)  # without the flag: retrained
     assert len(calls) == 4 and tables.table(5, cfg, tmp_path).attrs["runs_stale"] == 0
+
+
+def test_reproduction_report_finds_published_records_by_key_or_by_settings(tmp_path, fake_training):
+    cfg = _cpu(experiments={"seeds": [0], "tables": [5]})
+    published, reproduced = tmp_path / "published", tmp_path / "reproduced"
+    runner.run_table(5, cfg, published, progress=False)
+    tables.save_table(tables.table(5, cfg, published), published)  # as chapter 04 does
+    runner.run_table(5, cfg, reproduced, progress=False)
+    report = reproduction.compare(cfg, reproduced, published)
+    assert [r["verdict"] for r in report["runs"]] == ["identical"] * 2
+    assert [r["verdict"] for r in report["tables"]] == ["identical"] * 2
+    # records written before records carried provenance: found by the settings they name
+    for i, provenance in enumerate(sorted(published.glob("runs/*/provenance.json"))):
+        provenance.unlink()
+        provenance.parent.rename(provenance.parent.with_name(f"legacy{i}"))  # keys of older code
+    assert tables.table(5, cfg, published, reuse_stale=True)["top1"].isna().all()
+    report = reproduction.compare(cfg, reproduced, published)
+    assert [r["verdict"] for r in report["runs"]] == ["identical"] * 2
+    assert [r["verdict"] for r in report["tables"]] == ["identical"] * 2
+    # a different prediction is seen, a second record with the same settings is not guessed at
+    changed = next(reproduced.glob("runs/*/predictions.npz"))
+    arrays = files.load_npz(changed)
+    files.save_npz(changed, {**arrays, "scores": arrays["scores"][::-1]})
+    assert sorted(r["verdict"] for r in reproduction.compare(cfg, reproduced, published)["runs"]) == [
+        "different", "identical"]
+    twin = next(published.glob("runs/*/"))
+    shutil.copytree(twin, twin.with_name("twin"))
+    verdicts = [r["verdict"] for r in reproduction.compare(cfg, reproduced, published)["runs"]]
+    assert "not published" in verdicts
+    # publish: the reproduced records replace the published ones
+    (reproduced / "notebooks").mkdir()
+    reproduction.publish(reproduced, published)
+    assert not (published / "runs" / "twin").exists()
+    assert len(list(published.glob("runs/*/provenance.json"))) == 2
 
 
 def test_a_bad_setting_stops_before_any_run(tmp_path, fake_training):

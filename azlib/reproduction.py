@@ -55,6 +55,8 @@ def _flat(settings: dict, prefix: str = "") -> dict:
             out.update(_flat(value, f"{prefix}{key}."))
         elif prefix + key not in UNCOMPARED_SETTINGS:
             out[prefix + key] = tuple(value) if isinstance(value, list) else value
+    if not prefix and out.get("train.optimizer") not in (None, "sgd"):
+        out.pop("train.momentum", None)  # only SGD reads it (its default changed over time)
     return out
 
 

@@ -5,6 +5,7 @@
 #   make publish     make build/<profile>/ the published results/<profile>/ (the only target that
 #                    writes there), then build the book
 #   make test        unit tests, every notebook under the smoke profile, the browser test
+#   make lab         JupyterLab on notebooks/ (chapters open as notebooks, write to build/<profile>/lab)
 SHELL := /bin/bash
 PROFILE ?= cpu
 DATA_ROOT ?=
@@ -58,7 +59,12 @@ test: $(STAMP)
 	bash scripts/ensure-chromium.sh
 	$(PY) -m pytest
 
+# JupyterLab on notebooks/: a double-click opens a .py chapter as a notebook (jupytext's viewer,
+# jupyter/overrides.json), and a chapter run there writes to build/<profile>/lab, never results/.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 lab: $(STAMP)
+	mkdir -p $(LAB_SETTINGS)
+	cp jupyter/overrides.json $(LAB_SETTINGS)/overrides.json
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:

@@ -4,7 +4,8 @@
 source, injects the parameters (profile, out_dir, data_root, device) and executes it into a
 temporary file beside ``OUT.ipynb``; only a run that finishes is renamed to ``OUT.ipynb``, so a
 notebook that raises never leaves an up-to-date-looking output (papermill exits non-zero and
-make stops).
+make stops). The parameters cells, the source's and the one papermill injects, are tagged
+``remove-cell``: the book shows no plumbing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ def notebook_parameters(profile: str, out_dir: str | os.PathLike, data_root: str
     settings = load_profile(profile)
     return {"profile": profile, "out_dir": str(out_dir),
             "data_root": data_root or settings.data_root, "device": device or settings.device}
+
+
+#: cells the book never shows: the source's parameters and papermill's injected ones
+PLUMBING_TAGS = ("parameters", "injected-parameters")
+
+
+def hide_plumbing(notebook) -> None:
+    """Tag the parameters cells of an executed notebook ``remove-cell`` (in place)."""
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if any(tag in PLUMBING_TAGS for tag in tags) and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
 
 
 def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameters: dict,
@@ -49,6 +62,7 @@ def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameter
             cwd=str(source.parent), progress_bar=progress,
         )
         executed = nbformat.read(partial, as_version=4)
+        hide_plumbing(executed)
         executed.metadata["azlib"] = {"source": source.name, "parameters": parameters,
                                       "wall_time_s": round(time.time() - started, 1)}
         # papermill records the staged and partial files' absolute paths: name the source and

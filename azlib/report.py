@@ -33,13 +33,15 @@ from azlib.viz import flow_to_rgb
 
 
 def setup(profile: str, out_dir=None, data_root=None, device=None) -> tuple[Profile, Path]:
-    """The profile (with the notebook's parameters) and the results folder."""
+    """The profile (with the notebook's parameters) and the results folder: ``out_dir``, which
+    papermill always passes, or else (a chapter run by hand in JupyterLab) the scratch folder
+    ``build/<profile>/lab``, so that only ``make publish`` ever writes to ``results/``."""
     overrides = {}
     if data_root:
         overrides["data_root"] = data_root
     if device:
         overrides["device"] = device
-    return load_profile(profile, overrides), Path(out_dir or REPO_ROOT / "results" / profile)
+    return load_profile(profile, overrides), Path(out_dir or REPO_ROOT / "build" / profile / "lab")
 
 
 def dataset(profile: Profile, out_dir) -> DatasetCheck:

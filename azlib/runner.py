@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -273,7 +274,7 @@ def run_specs(specs: list[RunSpec], out_dir, *, jobs: int = 1, crops: bool = Fal
             return trained
         if is_main_process():
             print(f"{len(busy)} run(s) are being trained by other processes; waiting for them",
-                  flush=True)
+                  file=sys.stderr, flush=True)
         while busy and not agree(any(RunLock(records.run_dir(out_dir, s)).is_stale() for s in busy), ctx):
             time.sleep(WAIT_POLL_S)
             busy = [s for s in busy if agree(needs_training(s, out_dir, crops), ctx)]
@@ -304,7 +305,8 @@ def run_table(table_id, profile: Profile, out_dir, seeds=None, progress: bool = 
         stale = sum(find_record(p.spec, out_dir, reuse_stale).stale for p in unique.values())
         print(f"table {table.id} ({profile.name}): {len(unique)} runs, {len(unique) - len(todo)} done"
               f"{f' ({stale} stale)' if stale else ''}, {len(todo)} to train; pretraining: "
-              f"{len(pretrains) - len(pre_todo)} done, {len(pre_todo)} to train", flush=True)
+              f"{len(pretrains) - len(pre_todo)} done, {len(pre_todo)} to train",
+              file=sys.stderr, flush=True)
     if dry_run:
         return {"table": table.id, "runs": len(unique), "todo": len(todo) + len(pre_todo)}
     if jobs > 1 and len(todo) + len(pre_todo) > 1:

@@ -18,13 +18,13 @@
 # Motion Residuals*, as the paper reports them. They are typed once, in `azlib/paper.py`;
 # every later chapter shows them beside the numbers this project measures.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from IPython.display import Markdown, display
 
 from azlib import paper

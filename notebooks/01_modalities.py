@@ -19,13 +19,13 @@
 # the residuals, per frame and accumulated inside each GoP back to its I-frame (CoViAR). The
 # LNet reads the residual magnitude, normalised per frame and downscaled by S.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
 from azlib import report, viz

@@ -20,13 +20,13 @@
 # (Table 2) and Kinetics-32 (Table 3); the cpu and smoke profiles train on SynthActions, which
 # stands in for all three and is labelled as such.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from IPython.display import Markdown, display
 
 from azlib import report

@@ -18,13 +18,13 @@
 # scales alone, or with translation, with shear, or all of them (untargeted entries held at
 # zero), on the ablation backbone (R(2+1)D in the paper), without θ augmentation.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)

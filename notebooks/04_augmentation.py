@@ -17,13 +17,13 @@
 # During training only, a random shear and translation is added to the θ the LNet predicts,
 # so the backbone sees more varied framings of the same zoom (paper, Section 4.3).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)

@@ -18,13 +18,13 @@
 # residual magnitudes (Res), accumulated motion vectors (MV, two channels per frame), and
 # grey RGB frames (RGB), each normalised per frame and downscaled by S.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)

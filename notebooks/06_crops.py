@@ -19,13 +19,13 @@
 # crops of side fraction α, and a centre crop at the mean scale of the adaptive boxes over
 # the test set. On SynthActions we add crops from the generator's true figure box.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)

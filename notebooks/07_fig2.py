@@ -18,13 +18,13 @@
 # residual magnitude over the video, with the centre crop in red and the adaptive box in
 # green (and, on SynthActions, the figure's true box in blue).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from IPython.display import Markdown, display
 
 from azlib import report

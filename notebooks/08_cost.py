@@ -19,13 +19,13 @@
 # training step with and without zooming. The paper reports 8.33 / 40.71 / 4.97 GMac for
 # R3D / R(2+1)D / X3D and +0.006 GMac for zooming.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from IPython.display import Markdown, display
 
 from azlib import grid, paper, report

@@ -19,13 +19,13 @@
 # claim **holds** when every interval is above zero, **does not hold** when one is below
 # zero, and is **inconclusive** otherwise.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from IPython.display import Markdown, display
 
 from azlib import claims, report

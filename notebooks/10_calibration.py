@@ -21,13 +21,13 @@
 # supervision) is compared with both. It also records every configuration tried on the way,
 # the failures included, with its measured cost.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 out_dir = None
 data_root = None
 device = None
 
-# %%
+# %% tags=["remove-cell"]
 from IPython.display import Markdown, display
 
 from azlib import calibration, report, viz

@@ -20,12 +20,14 @@ from azlib.config import REPO_ROOT, Profile, load_profile, run_spec
 from azlib.datasets.check import DatasetCheck
 from azlib.datasets.synthetic import load_boxes
 from azlib.extraction import extract, lnet_inputs
+from azlib.files import atomic_path
 from azlib.models.az import build_model
-from azlib.models.cost import step_times as measure_step_times
+from azlib.models.cost import step_time_samples
 from azlib.models.cost import training_step
 from azlib.models.zoom import centre_crop_theta, pixel_crop_fraction, theta_to_box
 from azlib.runner import run_table
 from azlib.settings import replace, to_dict
+from azlib.stats import t_interval
 from azlib.store import LNET_CHANNELS
 from azlib.tables import planned_records, save_table, table
 from azlib.training.run import check_data, lnet_store
@@ -139,6 +141,15 @@ def run_and_tabulate(table_id, profile: Profile, out_dir, progress: bool = True)
     return frame
 
 
+def save_frame(frame: pd.DataFrame, out_dir, name: str, index: bool = True) -> Path:
+    """``<out_dir>/tables/<name>.csv``, written atomically (what later chapters and the book's
+    front page read)."""
+    path = Path(out_dir) / "tables" / f"{name}.csv"
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=index)
+    return path
+
+
 def show_table(table_id, profile: Profile, out_dir, heading: str = "") -> pd.DataFrame:
     """A chapter's table: run what is missing (:func:`run_and_tabulate`), then display the
     caption under ``heading`` (``{title}`` is the table's title) and our numbers beside the
@@ -211,7 +222,8 @@ def step_times(profile: Profile, repeats: int = 5, warmup: int = 2, batch: int |
     """Measured forward+backward time per clip of each profile backbone, behind the fixed crop
     and behind the adaptive zoom, at the profile's input sizes and a training batch of ``batch``
     clips (default ``train.batch_size``, at most 16; at least 2, since batch norm in training
-    mode needs two samples); median of ``repeats``, a measurement, never an assertion."""
+    mode needs two samples); median of ``repeats``, and the zoom overhead as the mean of the
+    rounds' paired overheads with its 95 % t-interval; a measurement, never an assertion."""
     batch = max(2, int(batch if batch is not None else min(16, profile.train.batch_size)))
     clip, model = profile.clip, profile.model
     k, (height, width), crop = clip.frames, clip.resize, clip.crop
@@ -230,9 +242,12 @@ def step_times(profile: Profile, repeats: int = 5, warmup: int = 2, batch: int |
             net = build_model(**to_dict(settings), num_classes=10, crop=crop, frames=k,
                               frame_size=(height, width)).train()
             steps[zoom] = training_step(net, (rgb, lnet), labels)
-        times = measure_step_times(steps, repeats=repeats, warmup=warmup)
-        fixed, adaptive = (1000 * times[z] / batch for z in ("none", "adaptive"))
+        samples = step_time_samples(steps, repeats=repeats, warmup=warmup)
+        fixed, adaptive = (1000 * float(np.median(samples[z])) / batch for z in ("none", "adaptive"))
+        # each round ran both models back to back: the overhead of every round, then a t-interval
+        overhead, lo, hi = t_interval(100 * (np.array(samples["adaptive"]) / np.array(samples["none"]) - 1))
         rows.append({"model": paper_name, "backbone": backbone, "input": f"{k}x{crop}x{crop}",
                      "ms per clip, fixed crop": fixed, "ms per clip, adaptive zoom": adaptive,
-                     "zoom overhead %": 100 * (adaptive / fixed - 1)})
+                     "zoom overhead %": overhead, "overhead lo %": lo, "overhead hi %": hi,
+                     "rounds": len(samples["none"])})
     return pd.DataFrame(rows).set_index("model")

@@ -37,19 +37,18 @@ OKABE_ITO = {"orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E7
 #: paper's Fig. 2 draws the centre crop red and the adaptive box green: vermillion and bluish
 #: green keep that reading.
 METHODS = {
-    "centre": ("centre crop", OKABE_ITO["vermillion"]),
-    "adaptive": ("adaptive zoom", OKABE_ITO["bluish green"]),
-    "oracle_box": ("oracle box", OKABE_ITO["blue"]),
-    "oracle_scale": ("oracle scale", OKABE_ITO["reddish purple"]),
-    "true_box": ("true figure box", OKABE_ITO["sky blue"]),
-    "random": ("random crop", OKABE_ITO["orange"]),
-    "pretraining": ("pretraining", OKABE_ITO["grey"]),
+    "centre": ("Centre crop", OKABE_ITO["vermillion"]),
+    "adaptive": ("Adaptive zoom", OKABE_ITO["bluish green"]),
+    "oracle_box": ("Oracle box", OKABE_ITO["blue"]),
+    "oracle_scale": ("Oracle scale (centred)", OKABE_ITO["reddish purple"]),
+    "true_box": ("True figure box", OKABE_ITO["sky blue"]),
+    "random": ("Random crop", OKABE_ITO["orange"]),
+    "pretraining": ("Pretraining", OKABE_ITO["grey"]),
 }
-#: other spellings of a method (table labels, crop variants) and the key they stand for
-_ALIASES = {"centre crop": "centre", "center": "centre", "none": "centre", "adaptive zoom": "adaptive",
-            "oracle": "oracle_box", "oracle box": "oracle_box", "oracle scale": "oracle_scale",
-            "oracle scale (centred)": "oracle_scale", "true figure box": "true_box",
-            "random crop": "random", "pretrain": "pretraining"}
+#: other spellings of a method (its name in any case, table labels, crop variants) and its key
+_ALIASES = {**{name.lower(): key for key, (name, _) in METHODS.items()},
+            "center": "centre", "none": "centre", "adaptive": "adaptive", "oracle": "oracle_box",
+            "oracle scale": "oracle_scale", "pretrain": "pretraining"}
 #: the claims' verdicts, coloured the same way everywhere
 VERDICT_COLOURS = {"holds": OKABE_ITO["bluish green"], "does not hold": OKABE_ITO["vermillion"],
                    "inconclusive": OKABE_ITO["orange"], "not measured": OKABE_ITO["grey"]}

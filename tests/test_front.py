@@ -113,7 +113,10 @@ def test_one_name_and_one_colour_per_method():
     assert set(colours) <= set(viz.OKABE_ITO.values())
     # every spelling of a method gets the same name and colour
     assert viz.method_colour("centre") == viz.method_colour("Centre crop") == viz.CENTRE_COLOUR
-    assert viz.method_name("oracle") == viz.method_name("oracle_box") == "oracle box"
+    assert viz.method_name("oracle") == viz.method_name("oracle_box") == "Oracle box"
+    # the names are the oracle table's row labels (chapter 10 shows both)
+    from azlib.grid import TABLES
+    assert {viz.method_name(r.key) for r in TABLES["oracle"].rows} == {r.label for r in TABLES["oracle"].rows}
     with pytest.raises(KeyError, match="not a method"):
         viz.method_colour("zoom-ish")
 
@@ -125,7 +128,7 @@ def test_figures_draw_each_method_in_its_colour():
     bars = {mcolors.to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
     assert bars == {viz.method_colour("centre").lower(), viz.method_colour("adaptive").lower()}
     legend = fig.axes[0].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == ["centre crop", "adaptive zoom"]
+    assert [t.get_text() for t in legend.get_texts()] == ["Centre crop", "Adaptive zoom"]
     assert legend.get_bbox_to_anchor().x0 > fig.axes[0].get_window_extent().x1 - 1  # outside the data
     image = np.zeros((20, 30, 3))
     fig = viz.boxes_figure([image], [image[..., 0]], [(2, 2, 28, 18)], [(5, 5, 20, 15)],

@@ -86,6 +86,6 @@ display(Markdown(
     "a training step: "
     f"**{overheads}** (mean of {int(times['rounds'].iloc[0])} paired rounds; intervals in the table). "
     f"The paper claims zooming's cost is negligible, +{paper.AZ_EXTRA_GMACS} GMac per clip, and gives no "
-    "time. MACs and time disagree because the LNet and the sampler are many small, memory-bound "
-    "operations that MAC counts hardly see; timings depend on the machine and its load, the MAC "
-    "counts do not. Chapter 09 gives the cost claim its verdict."))
+    "time. MACs and time need not agree: a MAC count sees neither memory traffic nor the cost of "
+    "many small operations, which the LNet and the sampler are; timings depend on the machine and "
+    "its load, the MAC counts do not. Chapter 09 gives the cost claim its verdict."))

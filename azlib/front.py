@@ -135,19 +135,28 @@ def verdicts_table(frame: pd.DataFrame | None) -> str:
     return "\n".join(lines)
 
 
-def comparisons_table(frame: pd.DataFrame | None) -> str:
-    """Markdown table: per claim and comparison, the paper's Δ, ours with its 95 % interval, the
-    claim's verdict."""
-    if frame is None or frame.empty:
-        return ""
-    lines = ["| claim | comparison | paper | ours, 95 % interval | verdict |", "|---|---|---|---|---|"]
-    last = None
+def comparisons_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every comparison of every claim as display strings (the claim and its verdict on its first
+    comparison only): claim, comparison, paper, ours with its 95 % interval, verdict."""
+    rows, last = [], None
     for _, row in frame.iterrows():
         first = row["key"] != last
         last = row["key"]
-        lines.append(f"| {_cell_text(row['claim']) if first else ''} | {_cell_text(row['comparison'])} "
-                     f"| {_paper_cell(row)} | {_ours_cell(row)} "
-                     f"| {VERDICT_MARKS.get(row['verdict'], row['verdict']) if first else ''} |")
+        rows.append({"claim": row["claim"] if first else "", "comparison": row["comparison"],
+                     "paper": _paper_cell(row), "ours, 95 % interval": _ours_cell(row),
+                     "verdict": row["verdict"] if first else ""})
+    return pd.DataFrame(rows, columns=["claim", "comparison", "paper", "ours, 95 % interval", "verdict"])
+
+
+def comparisons_table(frame: pd.DataFrame | None) -> str:
+    """:func:`comparisons_frame` as a markdown table (verdicts marked as in the verdicts table)."""
+    if frame is None or frame.empty:
+        return ""
+    shown = comparisons_frame(frame)
+    lines = ["| " + " | ".join(shown.columns) + " |", "|---" * len(shown.columns) + "|"]
+    for _, row in shown.iterrows():
+        cells = [*(_cell_text(v) for v in row.iloc[:-1]), VERDICT_MARKS.get(row["verdict"], row["verdict"])]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

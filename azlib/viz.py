@@ -290,7 +290,7 @@ def claims_forest(frame: "pandas.DataFrame", negligible: float | None = None):
 
     units = list(dict.fromkeys(frame["unit"]))
     heights = [max(1, (frame["unit"] == u).sum()) for u in units]
-    fig, axes = plt.subplots(len(units), 1, figsize=(8, 0.26 * sum(heights) + 1.2 * len(units)),
+    fig, axes = plt.subplots(len(units), 1, figsize=(8, 0.32 * sum(heights) + 1.2 * len(units)),
                              squeeze=False, gridspec_kw={"height_ratios": heights})
     for ax, unit in zip(axes[:, 0], units):
         part = frame[frame["unit"] == unit].reset_index(drop=True)
@@ -304,14 +304,21 @@ def claims_forest(frame: "pandas.DataFrame", negligible: float | None = None):
                 ax.plot(row.paper_diff, yi, marker="D", markersize=6, markerfacecolor="none",
                         markeredgecolor="black", linestyle="none")
         ax.set_yticks(y, [f"{c}" for c in part["comparison"]], fontsize=7)
+        # claims apart: a thin line between them, the claim named above its comparisons
+        starts = [i for i in range(len(part)) if i == 0 or part["key"][i] != part["key"][i - 1]]
+        for i in starts:
+            if i:
+                ax.axhline(y[i] + 0.5, color="lightgray", linewidth=0.8)
+            ax.text(0.01, y[i] + 0.32, part["claim"][i], transform=ax.get_yaxis_transform(), fontsize=7,
+                    fontweight="bold", va="bottom", color="dimgray")
         ax.axvline(0, color="black", linewidth=0.8)
         if unit.startswith("%") and negligible is not None:
             ax.axvline(negligible, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
-            ax.text(negligible, len(part) - 0.45, f" negligible: < {negligible:g} %", fontsize=7,
-                    color="dimgray", va="top")
+            ax.text(negligible, -0.6, f" negligible: < {negligible:g} %", fontsize=7, color="dimgray",
+                    va="bottom")
         ax.set_xlabel(f"Δ ({unit})" if not unit.startswith("%") else f"added cost ({unit})")
         ax.grid(axis="x", alpha=0.3)
-        ax.set_ylim(-0.7, len(part) - 0.3)
+        ax.set_ylim(-0.7, len(part) - 0.1)
     handles = [matplotlib.lines.Line2D([], [], marker="o", color=c, linestyle="none", label=f"ours: {v}")
                for v, c in VERDICT_COLOURS.items() if v in set(frame["verdict"])]
     handles.append(matplotlib.lines.Line2D([], [], marker="D", markerfacecolor="none", markeredgecolor="black",

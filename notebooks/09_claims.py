@@ -28,7 +28,8 @@ device = None
 # %%
 from IPython.display import Markdown, display
 
-from azlib import claims, report, viz
+from azlib import claims, front, report, viz
+from azlib.grid import DATASET_LABELS
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
@@ -42,14 +43,10 @@ cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 # %%
 checked = claims.check_all(cfg, out_dir)
 claims.save_claims(checked, out_dir)
-display(Markdown(f"Records of profile `{profile}` on **{cfg.dataset}** "
-                 "(SynthActions is never HMDB51/UCF101/Kinetics). Negligible: below "
-                 f"{claims.NEGLIGIBLE_PERCENT:g} % of the backbone's cost."))
-shown = checked.assign(**{
-    "paper": [report._paper(v) for v in checked["paper_diff"]],
-    "ours, 95 % interval": [report._cell(r.diff, r.lo, r.hi, digits=2 if r.unit == claims.COST_UNIT else 1)
-                            for r in checked.itertuples()]})
-shown[["claim", "comparison", "unit", "paper", "ours, 95 % interval", "verdict"]].style.hide(axis="index")
+display(Markdown(f"Records of profile `{profile}` on **{DATASET_LABELS.get(cfg.dataset, cfg.dataset)}** "
+                 "(SynthActions is never HMDB51/UCF101/Kinetics). Accuracy differences in top-1 points; "
+                 f"costs in % of the backbone's, negligible below {claims.NEGLIGIBLE_PERCENT:g} %."))
+front.comparisons_frame(checked).style.hide(axis="index")
 
 # %% [markdown]
 # ## The claims at a glance

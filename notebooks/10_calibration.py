@@ -76,9 +76,9 @@ display(calibration.main_table_goals(cfg, out_dir).rename_axis(index=None, colum
 by_size = calibration.accuracy_by_size({viz.method_name(name): calibration.predictions_of(records)
                                         for name, records in runs.items()})
 videos = by_size.groupby("size", sort=False)["videos"].first()
-shown = by_size.pivot(index="size", columns="method", values="top1").round(1)
+shown = by_size.pivot(index="size", columns="method", values="top1")[list(dict.fromkeys(by_size["method"]))]
 shown.insert(0, "test videos", videos)
-display(shown.rename_axis(index="figure height", columns=None))
+display(shown.round(1).rename_axis(index=None, columns="figure height"))
 fig = viz.accuracy_by_bin(by_size, "size", "top1", "method",
                           "true figure height (fraction of the frame height)", "top-1 (%)")
 viz.show_figure(fig, out_dir, "10_accuracy_by_size")

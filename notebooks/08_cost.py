@@ -45,7 +45,9 @@ paper_cost.insert(0, "model", list(paper.BACKBONES))
 paper_cost["paper GMac"] = [paper.GMACS[m] for m in paper.BACKBONES]
 paper_cost["paper zoom GMac"] = paper.AZ_EXTRA_GMACS
 report.save_frame(paper_cost, out_dir, "cost_paper_sizes", index=False)
-paper_cost.set_index("model").round(3)
+MAC_COLUMNS = ["input", "backbone GMac", "LNet GMac", "sampler GMac", "zoom GMac", "zoom %"]
+shown = paper_cost.set_index("model")[MAC_COLUMNS[:2] + ["paper GMac"] + MAC_COLUMNS[2:] + ["paper zoom GMac"]]
+shown.round(4).rename_axis(index=None, columns="model")
 
 # %%
 r21 = paper_cost.set_index("model").loc["R(2+1)D"]
@@ -69,7 +71,7 @@ profile_cost = macs_table(
     width=cfg.model.width, num_classes=10, theta_mode=cfg.model.theta_mode)
 display(Markdown(f"Profile `{profile}`: {clip.frames} frames of {clip.resize[0]}×{clip.resize[1]}, "
                  f"backbone input {clip.crop}², width {cfg.model.width}."))
-profile_cost.round(4)
+profile_cost.set_index("backbone")[MAC_COLUMNS].round(4).rename_axis(index=None, columns="backbone")
 
 # %% [markdown]
 # ## Measured time per training step (forward + backward, one clip)
@@ -77,7 +79,10 @@ profile_cost.round(4)
 # %%
 times = report.step_times(cfg, repeats=3 if profile == "smoke" else 10)
 report.save_frame(times, out_dir, "cost_step_times")
-times.round(2)
+times.assign(**{"zoom overhead %, 95 % interval": [
+    report._cell(r["zoom overhead %"], r["overhead lo %"], r["overhead hi %"]) for _, r in times.iterrows()]}
+)[["input", "ms per clip, fixed crop", "ms per clip, adaptive zoom", "zoom overhead %, 95 % interval"]].round(2) \
+    .rename_axis(index=None, columns="model")
 
 # %%
 overheads = ", ".join(f"{m} {r['zoom overhead %']:+.0f} %" for m, r in times.iterrows())

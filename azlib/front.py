@@ -130,7 +130,7 @@ def verdicts_table(frame: pd.DataFrame | None) -> str:
     for _, group in frame.groupby("key", sort=False):
         row = deciding(group)
         lines.append(f"| {_cell_text(row['claim'])} | {VERDICT_MARKS.get(row['verdict'], row['verdict'])} "
-                     f"| {_cell_text(row['comparison'])} ({len(group)}) "
+                     f"| {_cell_text(row['comparison'])} (of {len(group)}) "
                      f"| {_paper_cell(row)} | {_ours_cell(row)} |")
     return "\n".join(lines)
 
@@ -245,6 +245,9 @@ def front_page(profile: str, results_dir: Path) -> str:
     if frame is not None and not frame.empty:
         parts += [verdict_summary(frame), ""]
     parts += [verdicts_table(frame), ""]
+    if frame is not None and not frame.empty:
+        parts += ["The deciding comparison is the one whose interval comes nearest the wrong side of "
+                  "its claim (n: how many comparisons the claim has).", ""]
     if frame is not None and not frame.empty:
         parts += ["<details><summary>Every comparison of every claim</summary>", "",
                   comparisons_table(frame), "", "</details>", ""]

@@ -2,7 +2,8 @@
 
 ``python -m azlib.book --profile cpu [--results DIR]`` stages ``book/`` (static pages) and the
 executed notebooks of a results folder (default ``results/<profile>``, the published one) into
-``book/_stage/``, writes the table of contents, the status page (per table: runs, training time,
+``book/_stage/``, writes the front page (:func:`azlib.front.front_page`: verdicts, forest plot,
+Table 1, how to cite), the table of contents, the status page (per table: runs, training time,
 commit, versions, machines) and, when the folder holds one, the reproduction report, and runs
 ``jupyter-book build`` with warnings as errors into ``book/_build/html``.
 """
@@ -19,9 +20,9 @@ import jupytext
 import nbformat
 import yaml
 
-from azlib import paper, reproduction
-from azlib.notebook import hide_plumbing
+from azlib import front, paper, reproduction
 from azlib.config import REPO_ROOT, Profile, load_profile
+from azlib.notebook import hide_plumbing
 from azlib.files import read_json
 from azlib.provenance import environment
 
@@ -259,6 +260,7 @@ def stage(profile: str, results_dir: Path, stage_dir: Path) -> Path:
     figures = results_dir / "figures"
     if figures.is_dir():
         shutil.copytree(figures, stage_dir / "figures")
+    (stage_dir / "intro.md").write_text(front.front_page(profile, results_dir))  # the root page
     (stage_dir / "status.md").write_text(status_page(profile, results_dir))
     (stage_dir / "inconsistencies.md").write_text(inconsistencies_page())
     extra = [{"file": "inconsistencies"}, {"file": "status"}]

@@ -284,6 +284,23 @@ def append_attempt(path, attempt: Mapping) -> Path:
     return write_text(path, old + json.dumps(dict(attempt), sort_keys=True, default=to_jsonable) + "\n")
 
 
+def attempts_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """The attempts record, narrow: per attempt, what changed, top-1 of centre crop / adaptive
+    zoom / oracle scale in one cell ("–" where not measured), and the verdict."""
+    def top1(row) -> str:
+        values = [row.get(c) for c in ("baseline_top1", "adaptive_top1", "oracle_scale_top1")]
+        if all(v is None or pd.isna(v) for v in values):
+            return "–"
+        return " / ".join("–" if v is None or pd.isna(v) else f"{v:.1f}" for v in values)
+
+    rows = [{"attempt": row["name"], "what changed": row["changed"],
+             "top-1: centre / adaptive / oracle scale": top1(row), "verdict": row["verdict"]}
+            for _, row in frame.iterrows()]
+    shown = pd.DataFrame(rows)
+    shown.index = pd.RangeIndex(1, len(shown) + 1)
+    return shown
+
+
 def load_attempts(path) -> pd.DataFrame:
     """The attempts record as a table, in the order tried; a bad line names its number."""
     path = Path(path)

@@ -90,7 +90,7 @@ TABLES = {
                 _theta_rows(), overrides={"synth": {"placement": "uniform"}}, synthetic_only=True),
     "oracle": Table("oracle", "Crops from the true figure box, trained end to end", (
         Row("centre", "Centre crop", {"model": BASELINE}),
-        Row("adaptive", "Adaptive", {"model": AZ}, compare_to="centre"),
+        Row("adaptive", "Adaptive zoom", {"model": AZ}, compare_to="centre"),
         Row("oracle_box", "Oracle box", {"model": BASELINE, "train": {"theta_source": "oracle"}},
             compare_to="centre"),
         Row("oracle_scale", "Oracle scale (centred)",

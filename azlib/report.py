@@ -14,18 +14,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from azlib import grid, records
+from azlib import grid, paper, records
 from azlib.codec import decode_rgb
 from azlib.config import REPO_ROOT, Profile, load_profile, run_spec
 from azlib.datasets.check import DatasetCheck
+from azlib.datasets.splits import DATASET_CLASSES
 from azlib.datasets.synthetic import load_boxes
 from azlib.extraction import extract, lnet_inputs
+from azlib.files import atomic_path
 from azlib.models.az import build_model
-from azlib.models.cost import step_times as measure_step_times
+from azlib.models.cost import step_time_samples
 from azlib.models.cost import training_step
 from azlib.models.zoom import centre_crop_theta, pixel_crop_fraction, theta_to_box
 from azlib.runner import run_table
 from azlib.settings import replace, to_dict
+from azlib.stats import t_interval
 from azlib.store import LNET_CHANNELS
 from azlib.tables import planned_records, save_table, table
 from azlib.training.run import check_data, lnet_store
@@ -52,7 +55,8 @@ def dataset(profile: Profile, out_dir) -> DatasetCheck:
 def modality_maps(video_path, frame_indices, scale: int = 4):
     """One video through the pipeline, for :func:`azlib.viz.image_grid`: rows of images (RGB
     frames; per-frame and accumulated motion vectors as colour wheels; residual magnitudes; the
-    LNet inputs at H/S x W/S), the row titles and the column titles."""
+    LNet inputs at H/S x W/S), the row titles, the column titles and each row's colour key (one
+    scale per row)."""
     last = max(frame_indices) + 1
     rgb = decode_rgb(video_path, max_frames=last)
     fields = extract(video_path, max_frames=last)
@@ -62,11 +66,16 @@ def modality_maps(video_path, frame_indices, scale: int = 4):
     def magnitude(residual):
         return np.sqrt((residual.astype(np.float32) ** 2).sum(-1))
 
+    def longest(name):  # one brightness scale for a row of vector fields (pixels)
+        return max(float(np.hypot(*np.moveaxis(fields[name][t].astype(np.float32), -1, 0)).max())
+                   for t in frame_indices) or 1.0
+
+    mv_max, mv_acc_max = longest("mv"), longest("mv_accumulated")
     types = [chr(int(fields["pict_type"][t])) for t in frame_indices]
     rows = [
         [rgb[t] for t in frame_indices],
-        [flow_to_rgb(fields["mv"][t]) for t in frame_indices],
-        [flow_to_rgb(fields["mv_accumulated"][t]) for t in frame_indices],
+        [flow_to_rgb(fields["mv"][t], mv_max) for t in frame_indices],
+        [flow_to_rgb(fields["mv_accumulated"][t], mv_acc_max) for t in frame_indices],
         [magnitude(fields["residual"][t]) for t in frame_indices],
         [magnitude(fields["residual_accumulated"][t]) for t in frame_indices],
         [per_frame["residual"][t] for t in frame_indices],
@@ -77,7 +86,11 @@ def modality_maps(video_path, frame_indices, scale: int = 4):
     titles = ["RGB", "MV", "MV accumulated", "|residual|", "|residual| accumulated",
               f"LNet Res, per-frame (÷{scale})", f"LNet Res, accumulated (÷{scale})",
               f"LNet |MV| accumulated (÷{scale})", f"LNet RGB grey (÷{scale})"]
-    return rows, titles, [f"frame {t} ({k})" for t, k in zip(frame_indices, types)]
+    normalised = "× 255 / frame max"
+    keys = [None, ("wheel", mv_max), ("wheel", mv_acc_max),
+            ("bar", "|residual| (RGB levels)"), ("bar", "|residual| (RGB levels)"),
+            ("bar", normalised), ("bar", normalised), ("bar", normalised), ("bar", "luma (0–255)")]
+    return rows, titles, [f"frame {t} ({k})" for t, k in zip(frame_indices, types)], keys
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -94,13 +107,48 @@ def _paper(value) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
 
 
-def caption(frame: pd.DataFrame) -> str:
+#: top-5 says something only when a dataset has many classes: with fewer, a model's top-5 is near
+#: 100 % whatever it learned (SynthActions' 10 classes), so tables show top-1 alone
+TOP5_MIN_CLASSES = 20
+BEYOND_THE_PAPER = "(beyond the paper)"
+
+
+def dataset_classes(profile: Profile) -> int:
+    """How many classes the profile's dataset has (SynthActions: its motions)."""
+    if profile.dataset == "synthactions":
+        return profile.synth.num_classes
+    return profile.dataset_classes or DATASET_CLASSES[profile.dataset]
+
+
+def _shows_top5(classes: int | None) -> bool:
+    return classes is None or classes >= TOP5_MIN_CLASSES
+
+
+def _paper_label(frame: pd.DataFrame) -> str | None:
+    """The paper's dataset for our table, with its split where the table shows one (None: the
+    paper has no such table)."""
+    a = frame.attrs
+    label = a.get("paper_dataset")
+    if not label or label == BEYOND_THE_PAPER:
+        return None
+    if a.get("table") in ("1", "2") and "split" in frame and frame["split"].nunique() == 1:
+        split = frame["split"].iloc[0]
+        label += f" split {split}" if str(split).isdigit() and int(split) <= 3 else ""
+    return label
+
+
+def caption(frame: pd.DataFrame, classes: int | None = None) -> str:
     """Says which dataset and profile produced our numbers, and where the paper's come from."""
     a = frame.attrs
     seeds = int(frame["seeds"].max()) if "seeds" in frame and len(frame) else 0
-    text = (f"**Ours:** {a.get('dataset')} (profile `{a.get('profile')}`), top-1 / top-5 in %, mean "
-            f"over {seeds} seed(s) with a 95 % t-interval in brackets. **Paper:** "
-            f"{a.get('paper_dataset')}. ")
+    metric = "top-1 / top-5" if _shows_top5(classes) else "top-1"
+    paper_label = _paper_label(frame)
+    text = (f"**Ours:** {a.get('dataset')} (profile `{a.get('profile')}`), {metric} in %, mean "
+            f"over {seeds} seed(s) with a 95 % t-interval in brackets. ")
+    text += (f"**Paper:** {paper_label}. " if paper_label else
+             "The paper has no such table: this one is beyond the paper. ")
+    if not _shows_top5(classes):
+        text += f"Top-5 is left out: with {classes} classes it says little. "
     if "diff_top1" in frame:
         text += ("Δ: top-1 difference to the compared row, paired bootstrap 95 % interval over the "
                  "same test videos. ")
@@ -112,24 +160,38 @@ def caption(frame: pd.DataFrame) -> str:
     return text
 
 
-def present(frame: pd.DataFrame, dataset_label: str | None = None) -> pd.DataFrame:
-    """Our numbers (mean [95 % interval]) beside the paper's, as strings for display."""
+def present(frame: pd.DataFrame, dataset_label: str | None = None, classes: int | None = None) -> pd.DataFrame:
+    """Our numbers (mean [95 % interval]) beside the paper's, as strings for display: top-1
+    first, top-5 only for a dataset of at least :data:`TOP5_MIN_CLASSES` ``classes`` (None: shown),
+    the paper's columns only where the paper has the table, the Δ to the compared row."""
     ours = dataset_label or frame.attrs.get("dataset", "ours")
+    paper_label = _paper_label(frame)
     shown = pd.DataFrame(index=frame.index)
     if "split" in frame and frame["split"].nunique() > 1:
         shown["split"] = frame["split"]
-    shown[f"top-1, ours ({ours})"] = [_cell(r.top1, r.top1_lo, r.top1_hi) for r in frame.itertuples()]
-    shown[f"top-1, paper ({frame.attrs.get('paper_dataset')})"] = [_paper(v) for v in frame["paper_top1"]]
-    shown[f"top-5, ours ({ours})"] = [_cell(r.top5, r.top5_lo, r.top5_hi) for r in frame.itertuples()]
-    shown[f"top-5, paper ({frame.attrs.get('paper_dataset')})"] = [_paper(v) for v in frame["paper_top5"]]
+    metrics = ("top1", "top5") if _shows_top5(classes) else ("top1",)
+    for metric in metrics:
+        name = f"top-{metric[-1]}"
+        shown[f"{name}, ours ({ours})"] = [_cell(getattr(r, metric), getattr(r, f"{metric}_lo"),
+                                                 getattr(r, f"{metric}_hi")) for r in frame.itertuples()]
+        if paper_label:
+            shown[f"{name}, paper ({paper_label})"] = [_paper(v) for v in frame[f"paper_{metric}"]]
     if "diff_top1" in frame:
         shown["Δ top-1 vs"] = [
             f"{_cell(r.diff_top1, r.diff_lo, r.diff_hi)} vs {r.vs}" if isinstance(r.vs, str) else "–"
             for r in frame.itertuples()]
     if "stale" in frame and frame["stale"].sum():
         shown["stale seeds"] = frame["stale"]
-    shown.index.name = frame.index.name
+    # the rows' name heads the label column (no second header row holding only it)
+    shown.columns.name = TABLE_ROW_NAMES.get(str(frame.attrs.get("table")))
+    shown.index.name = None
     return shown
+
+
+#: what the rows of each table are (the header of their column)
+TABLE_ROW_NAMES = {"1": "backbone", "2": "backbone", "3": "backbone", "4": "θ parameters",
+                   "4u": "θ parameters", "5": "θ augmentation", "6": "LNet input", "7": "inference crop",
+                   "oracle": "crop"}
 
 
 def run_and_tabulate(table_id, profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame:
@@ -141,6 +203,15 @@ def run_and_tabulate(table_id, profile: Profile, out_dir, progress: bool = True)
     return frame
 
 
+def save_frame(frame: pd.DataFrame, out_dir, name: str, index: bool = True) -> Path:
+    """``<out_dir>/tables/<name>.csv``, written atomically (what later chapters and the book's
+    front page read)."""
+    path = Path(out_dir) / "tables" / f"{name}.csv"
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=index)
+    return path
+
+
 def show_table(table_id, profile: Profile, out_dir, heading: str = "") -> pd.DataFrame:
     """A chapter's table: run what is missing (:func:`run_and_tabulate`), then display the
     caption under ``heading`` (``{title}`` is the table's title) and our numbers beside the
@@ -149,9 +220,33 @@ def show_table(table_id, profile: Profile, out_dir, heading: str = "") -> pd.Dat
 
     frame = run_and_tabulate(table_id, profile, out_dir)
     title = heading.format(title=frame.attrs.get("title", "")) + "\n\n" if heading else ""
-    display(Markdown(title + caption(frame)))
-    display(present(frame))
+    classes = dataset_classes(profile)
+    display(Markdown(title + caption(frame, classes)))
+    display(present(frame, classes=classes))
     return frame
+
+
+def crop_outcome(frame: pd.DataFrame) -> str:
+    """Chapter 06's conclusion, computed from our Table 7: does the adaptive crop beat the
+    centre crop at the mean adaptive ratio, by how much, and how sure is that?"""
+    rows = frame.set_index("key") if "key" in frame else frame
+    if "centre_mean_adaptive" not in rows.index or "adaptive" not in rows.index:
+        return "The adaptive crop and the centre crop at its mean ratio have not both been measured yet."
+    mean_crop, adaptive = rows.loc["centre_mean_adaptive"], rows.loc["adaptive"]
+    # the table's Δ is this crop − adaptive; the conclusion reads adaptive − this crop
+    d, lo, hi = (0.0 - float(mean_crop.get(c, float("nan"))) for c in ("diff_top1", "diff_hi", "diff_lo"))
+    text = (f"Measured (profile `{frame.attrs.get('profile')}`, {frame.attrs.get('dataset')}): the adaptive "
+            f"crop scores **{_cell(adaptive.top1, adaptive.top1_lo, adaptive.top1_hi)}** top-1 against "
+            f"**{_cell(mean_crop.top1, mean_crop.top1_lo, mean_crop.top1_hi)}** for the centre crop at the "
+            f"mean adaptive ratio, a difference of **{_cell(d, lo, hi)}** points (paper: "
+            f"{paper.TABLE7_CROPS['adaptive'][0] - paper.TABLE7_CROPS['centre_mean_adaptive'][0]:+.2f}). ")
+    if math.isnan(d):
+        return text + "The difference has no interval yet."
+    if lo > 0:
+        return text + "The interval lies above zero: adapting the crop to each clip helps beyond a better global zoom."
+    if hi < 0:
+        return text + "The interval lies below zero: here a fixed crop at the same mean zoom does better."
+    return text + "The interval includes zero: on this data the two cannot be told apart."
 
 
 # --- Fig. 2 -----------------------------------------------------------------------------------
@@ -197,23 +292,14 @@ def fig2_data(profile: Profile, out_dir, count: int = 9, table_id: str = "1",
     return items, predictions, spec
 
 
-def scale_vs_size(predictions: dict, spec) -> pd.DataFrame:
-    """Per test video: the learned θ scales and (SynthActions) the true figure height fraction."""
-    frame = pd.DataFrame({"scale_x": predictions["theta"][:, 0, 0], "scale_y": predictions["theta"][:, 1, 1]})
-    if spec.synthetic:
-        box = predictions["box"]  # mean true box over the test clips, normalised [-1, 1] coordinates
-        frame["true_height"] = (box[:, 3] - box[:, 1]) / 2
-        frame["true_width"] = (box[:, 2] - box[:, 0]) / 2
-    return frame
-
-
 # --- compute cost -----------------------------------------------------------------------------
 
 def step_times(profile: Profile, repeats: int = 5, warmup: int = 2, batch: int | None = None) -> pd.DataFrame:
     """Measured forward+backward time per clip of each profile backbone, behind the fixed crop
     and behind the adaptive zoom, at the profile's input sizes and a training batch of ``batch``
     clips (default ``train.batch_size``, at most 16; at least 2, since batch norm in training
-    mode needs two samples); median of ``repeats``, a measurement, never an assertion."""
+    mode needs two samples); median of ``repeats``, and the zoom overhead as the mean of the
+    rounds' paired overheads with its 95 % t-interval; a measurement, never an assertion."""
     batch = max(2, int(batch if batch is not None else min(16, profile.train.batch_size)))
     clip, model = profile.clip, profile.model
     k, (height, width), crop = clip.frames, clip.resize, clip.crop
@@ -232,9 +318,12 @@ def step_times(profile: Profile, repeats: int = 5, warmup: int = 2, batch: int |
             net = build_model(**to_dict(settings), num_classes=10, crop=crop, frames=k,
                               frame_size=(height, width)).train()
             steps[zoom] = training_step(net, (rgb, lnet), labels)
-        times = measure_step_times(steps, repeats=repeats, warmup=warmup)
-        fixed, adaptive = (1000 * times[z] / batch for z in ("none", "adaptive"))
+        samples = step_time_samples(steps, repeats=repeats, warmup=warmup)
+        fixed, adaptive = (1000 * float(np.median(samples[z])) / batch for z in ("none", "adaptive"))
+        # each round ran both models back to back: the overhead of every round, then a t-interval
+        overhead, lo, hi = t_interval(100 * (np.array(samples["adaptive"]) / np.array(samples["none"]) - 1))
         rows.append({"model": paper_name, "backbone": backbone, "input": f"{k}x{crop}x{crop}",
                      "ms per clip, fixed crop": fixed, "ms per clip, adaptive zoom": adaptive,
-                     "zoom overhead %": 100 * (adaptive / fixed - 1)})
+                     "zoom overhead %": overhead, "overhead lo %": lo, "overhead hi %": hi,
+                     "rounds": len(samples["none"])})
     return pd.DataFrame(rows).set_index("model")

@@ -83,22 +83,31 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
     groups: dict = {}
     for p, record, stale in found:
         groups.setdefault((p.row.key, p.dataset, p.split), []).append((p, record, stale))
-    rows, pooled = [], {}
+    rows, pooled, compared = [], {}, []
     for (key, dataset, split), group in groups.items():
         row = group[0][0].row
         done = [(r, stale) for _, r, stale in group if r is not None]
         where = {"key": key, "dataset": DATASET_LABELS.get(dataset, dataset), "split": split,
                  "stale": sum(stale for _, stale in done)}
         if spec.crops:
+            with_crops = [r for r, _ in done if r.crops]
+            adaptive = (np.mean([correct(load_predictions(r.folder, "adaptive")) for r in with_crops], axis=0)
+                        if with_crops else None)
             for variant, label in CROP_LABELS.items():
                 got = [r.crops["variants"][variant] for r, _ in done
                        if r.crops and variant in r.crops["variants"]]
                 if not got:
                     continue
                 figure = paper.TABLE7_CROPS.get(variant, (float("nan"),) * 2)
-                rows.append({"row": label, **where, "key": variant,
-                             **_summary([g["top1"] for g in got], [g["top5"] for g in got]),
-                             "paper_top1": figure[0], "paper_top5": figure[1]})
+                entry = {"row": label, **where, "key": variant,
+                         **_summary([g["top1"] for g in got], [g["top5"] for g in got]),
+                         "paper_top1": figure[0], "paper_top5": figure[1]}
+                if variant != "adaptive" and adaptive is not None:
+                    # this crop − the adaptive crop of the same models, over the same test videos
+                    ours = np.mean([correct(load_predictions(r.folder, variant)) for r in with_crops], axis=0)
+                    d, lo, hi = paired_bootstrap(adaptive, ours, seed=0)
+                    entry.update({"vs": CROP_LABELS["adaptive"], "diff_top1": d, "diff_lo": lo, "diff_hi": hi})
+                rows.append(entry)
             continue
         figure = paper_figure(spec.id, row, dataset, split)
         entry = {"row": row.label, **where,
@@ -109,11 +118,14 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
                                                     axis=0)
         rows.append(entry)
         if row.compare_to:
-            base, ours = pooled.get((row.compare_to, dataset, split)), pooled.get((key, dataset, split))
-            if base is not None and ours is not None:
-                d, lo, hi = paired_bootstrap(base, ours, seed=0)
-                entry.update({"vs": spec.row(row.compare_to).label, "diff_top1": d, "diff_lo": lo,
-                              "diff_hi": hi})
+            compared.append((entry, row, dataset, split))
+    # differences once every row is pooled: a row may be compared with one listed after it
+    for entry, row, dataset, split in compared:
+        base, ours = pooled.get((row.compare_to, dataset, split)), pooled.get((row.key, dataset, split))
+        if base is not None and ours is not None:
+            d, lo, hi = paired_bootstrap(base, ours, seed=0)
+            entry.update({"vs": spec.row(row.compare_to).label, "diff_top1": d, "diff_lo": lo,
+                          "diff_hi": hi})
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame = frame.set_index("row")

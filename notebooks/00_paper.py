@@ -25,8 +25,6 @@ data_root = None
 device = None
 
 # %% tags=["remove-cell"]
-from IPython.display import Markdown, display
-
 from azlib import paper
 
 # %% [markdown]
@@ -80,8 +78,7 @@ paper.macs_table()
 # %% [markdown]
 # ## Where the paper does not add up
 #
-# Each point is checked or worked around in a later chapter.
-
-# %%
-display(Markdown("\n".join(f"- **{item['where']}.** {item['what']}"
-                           for item in paper.INCONSISTENCIES)))
+# Some of these numbers contradict each other or the models they name (a top-5 of 99.33, an
+# R3D cost that is R(2+1)D's, a zooming cost far below its LNet's); the
+# {doc}`inconsistencies page <../inconsistencies>` lists each one and what this project does
+# about it (the list lives in `azlib/paper.py`, beside the numbers).

@@ -40,9 +40,10 @@ if cfg.dataset == "synthactions":
 frames = {t: report.run_and_tabulate(t, cfg, out_dir) for t in main_tables}
 
 # %%
+classes = report.dataset_classes(cfg)
 for t, frame in frames.items():
-    display(Markdown(f"### Table {t} — {frame.attrs['title']}\n\n" + report.caption(frame)))
-    display(report.present(frame))
+    display(Markdown(f"### Table {t} — {frame.attrs['title']}\n\n" + report.caption(frame, classes)))
+    display(report.present(frame, classes=classes))
 
 # %% [markdown]
 # A positive Δ whose interval excludes zero means zooming helped that backbone on this data;

@@ -26,6 +26,8 @@ data_root = None
 device = None
 
 # %% tags=["remove-cell"]
+from IPython.display import Markdown, display
+
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
@@ -34,5 +36,9 @@ cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 frame = report.show_table("7", cfg, out_dir)
 
 # %% [markdown]
-# If the adaptive crop beats the centre crop at the mean adaptive ratio, the gain comes from
-# adapting the crop to each clip, not from zooming in by a better global amount.
+# The centre crop at the mean adaptive ratio zooms in by the adaptive model's average amount
+# on every clip: if the adaptive crop beats it, the gain comes from adapting the crop to each
+# clip, not from a better global zoom.
+
+# %%
+display(Markdown(report.crop_outcome(frame)))

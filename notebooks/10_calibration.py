@@ -48,8 +48,8 @@ frame = report.show_table("oracle", cfg, out_dir, heading="### {title}")
 # %%
 runs = calibration.oracle_runs(cfg, out_dir)
 summary = calibration.summary(runs)
-display(summary.round(3))
-display(calibration.goals(summary).round(3))
+display(summary.rename(index=viz.method_name).rename_axis(index=None, columns="method").round(3))
+display(calibration.goals(summary).rename_axis(index=None, columns="goal").round(3))
 
 # %% [markdown]
 # `spread` is the largest minus the smallest top-1 over seeds; `scale_size_corr` is the
@@ -64,7 +64,7 @@ display(calibration.goals(summary).round(3))
 # 5 points above it with the paired bootstrap interval (`gain_lo`, `gain_hi`) above zero.
 
 # %%
-display(calibration.main_table_goals(cfg, out_dir).round(2))
+display(calibration.main_table_goals(cfg, out_dir).rename_axis(index=None, columns="backbone").round(2))
 
 # %% [markdown]
 # ## Accuracy against figure size
@@ -73,50 +73,58 @@ display(calibration.main_table_goals(cfg, out_dir).round(2))
 # averaged over seeds. Small figures are where a centre crop fails and zooming can help.
 
 # %%
-by_size = calibration.accuracy_by_size({name: calibration.predictions_of(records)
+by_size = calibration.accuracy_by_size({viz.method_name(name): calibration.predictions_of(records)
                                         for name, records in runs.items()})
-display(by_size.pivot(index="size", columns="method", values="top1").round(1))
+videos = by_size.groupby("size", sort=False)["videos"].first()
+shown = by_size.pivot(index="size", columns="method", values="top1")[list(dict.fromkeys(by_size["method"]))]
+shown.insert(0, "test videos", videos)
+display(shown.round(1).rename_axis(index=None, columns="figure height"))
 fig = viz.accuracy_by_bin(by_size, "size", "top1", "method",
-                          "true figure height (fraction of the frame)", "top-1 (%)")
+                          "true figure height (fraction of the frame height)", "top-1 (%)")
 viz.show_figure(fig, out_dir, "10_accuracy_by_size")
 
 # %% [markdown]
 # ## Learned box against true box
 #
-# Per test video of the first seed's adaptive model: the learned vertical scale against the
-# true figure height (on the identity line a box would exactly frame the figure), and a grid
-# of test videos with the centre crop (red), the adaptive box (green) and the true box (blue).
+# Per test video of the first seed's adaptive model: the learned scale (the side of the square
+# of the box's area, as a fraction of the frame) against the true figure height (on the
+# identity line a box would frame the figure's height), and a grid of test videos with the
+# centre crop (vermillion), the adaptive box (green) and the true box (sky blue).
 
 # %%
 if runs["adaptive"]:
     adaptive = calibration.predictions_of(runs["adaptive"][:1])[0]
-    boxes = calibration.box_table(adaptive)
-    corr = calibration.scale_size_correlation(adaptive, "y")
-    fig = viz.scatter_with_identity(boxes["true_height"].to_numpy(), boxes["learned_height"].to_numpy(),
-                                    "true figure height (fraction of frame)",
-                                    "learned vertical scale", f"correlation {corr:+.2f}")
+    corr = calibration.scale_size_correlation(adaptive)
+    fig = viz.scatter_with_identity(calibration.figure_height(adaptive), calibration.learned_scale(adaptive),
+                                    "true figure height (fraction of the frame height)",
+                                    "learned scale (fraction of the frame)", f"correlation {corr:+.2f}")
     viz.show_figure(fig, out_dir, "10_learned_vs_true_height")
     items, _, _ = report.fig2_data(cfg, out_dir, count=6, table_id="oracle", row_key="adaptive")
     fig = viz.boxes_figure(
         [it["frame"] for it in items], [it["residual_mean"] for it in items],
         [it["centre_box"] for it in items], [it["adaptive_box"] for it in items],
-        [f"{it['class']} → {it['predicted']}" for it in items],
+        [f"true: {it['class']}, predicted: {it['predicted']}" for it in items],
         true_boxes=[it["true_box"] for it in items])
     viz.show_figure(fig, out_dir, "10_learned_boxes")
-    display(boxes.describe().round(3))
+    display(Markdown(f"Correlation of the learned scale with the true figure height, first seed: "
+                     f"**{corr:+.2f}** ({len(calibration.figure_height(adaptive))} test videos); "
+                     "the table above gives the mean over seeds."))
 
 # %% [markdown]
 # ## Learning curves
 #
-# Training loss and accuracy per epoch (one random clip per video per epoch), the pretraining
-# run on SynthActions-Pretrain included.
+# Training loss and training accuracy per epoch (on the one random clip per video each epoch
+# draws, not on the test set), the pretraining run on SynthActions-Pretrain included.
 
 # %%
 pretraining = calibration.pretraining_runs(cfg, out_dir)
-logs = {f"pretraining {i}": calibration.learning_curve(r.folder) for i, r in enumerate(pretraining)}
-logs.update({f"{name} (seed run {i})": calibration.learning_curve(r.folder)
-             for name, records in runs.items() for i, r in enumerate(records[:1])})
-fig = viz.learning_curves(logs)
+logs = {f"Pretraining {i + 1}": calibration.learning_curve(r.folder) for i, r in enumerate(pretraining)}
+methods = {label: "pretraining" for label in logs}
+for name, records in runs.items():
+    for r in records[:1]:
+        label = f"{viz.method_name(name)} (first seed)"
+        logs[label], methods[label] = calibration.learning_curve(r.folder), name
+fig = viz.learning_curves(logs, methods=methods)
 viz.show_figure(fig, out_dir, "10_learning_curves")
 
 # %% [markdown]
@@ -127,9 +135,9 @@ viz.show_figure(fig, out_dir, "10_learning_curves")
 # evaluation), on this machine.
 
 # %%
-display(calibration.profile_values(cfg))
+display(calibration.profile_values(cfg).style.hide(axis="index"))
 cost = calibration.run_times(pretraining + [r for records in runs.values() for r in records])
-display(cost)
+display(cost.round(1).style.hide(axis="index"))
 display(Markdown(f"Mean wall time per fine-tuning run: **{cost.loc[cost['kind'] != 'pretrain', 'wall_s'].mean():.0f} s**; "
                  f"pretraining: **{cost.loc[cost['kind'] == 'pretrain', 'wall_s'].mean():.0f} s** "
                  f"(profile `{profile}`)."))
@@ -138,12 +146,13 @@ display(Markdown(f"Mean wall time per fine-tuning run: **{cost.loc[cost['kind'] 
 # ## What was tried
 #
 # Every configuration tried while calibrating the cpu profile, in order, failures included
-# (`results/cpu/calibration/attempts.jsonl`): what changed, top-1 of the baseline, adaptive zoom
-# and the scale-only oracle, the scale–size correlation, the seconds per run and the verdict.
+# (`results/cpu/calibration/attempts.jsonl`, which also holds each attempt's scale–size
+# correlation and seconds per run): what changed, top-1 of the centre crop, adaptive zoom and
+# the scale-only oracle where measured, and the verdict.
 
 # %%
 attempts_file = calibration.find_attempts(out_dir)
 if attempts_file.is_file():
-    display(calibration.load_attempts(attempts_file))
+    display(calibration.attempts_summary(calibration.load_attempts(attempts_file)))
 else:
     display(Markdown(f"No attempts record at `{attempts_file}`."))

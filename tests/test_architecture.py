@@ -25,7 +25,7 @@ LAYERS = [
     {"grid"},
     {"runner"},
     {"tables"},
-    {"claims", "calibration", "viz", "report", "reproduction"},
+    {"claims", "calibration", "viz", "report", "reproduction", "front"},
     {"notebook", "book"},
     {"cli", "__main__", "__init__"},
 ]

@@ -159,6 +159,14 @@ def test_run_table_runs_what_is_missing_then_reuses_and_builds_the_table(tmp_pat
     frame7 = tables.table(7, cfg, tmp_path)
     assert "Center (60%)" in frame7.index and "Oracle box (beyond the paper)" in frame7.index
     assert frame7.loc["Center (60%)", "paper_top1"] == 9.81
+    # every crop has its Δ to the adaptive crop of the same models; the adaptive row has none
+    assert frame7.loc["Center (60%)", "vs"] == "Adaptive" and not np.isnan(frame7.loc["Center (60%)", "diff_top1"])
+    assert np.isnan(frame7.loc["Adaptive"].get("diff_top1", np.nan))
+    # a row compared with one listed after it still gets its Δ (Table 4: every θ vs scale-only)
+    runner.run_table(4, cfg, tmp_path, progress=False)
+    frame4 = tables.table(4, cfg, tmp_path)
+    assert frame4.loc["Adaptive all", "vs"] == "Adaptive scale"
+    assert not np.isnan(frame4.loc["Adaptive all", "diff_top1"])
     assert t7["wall_time_s"] == pytest.approx(3 * (2.0 + 1.0))
 
 

@@ -50,3 +50,14 @@ def test_inconsistencies_are_recorded():
     text = " ".join(i["what"] for i in paper.INCONSISTENCIES)
     for phrase in ("99.33", "93.33", "8.33", "40.7", "momentum 0.1"):
         assert phrase in text
+
+
+def test_the_lnet_cost_in_the_inconsistencies_is_fvcores_count():
+    """The LNet-cost inconsistency quotes fvcore's count, not a guess: recount it."""
+    from azlib.models.cost import macs_table
+
+    row = macs_table(("r2plus1d_18",), lnet="efficientnet_b0").iloc[0]
+    assert row["lnet input"] == "16x64x86" and row["input"] == "16x112x112"
+    assert row["LNet GMac"] == pytest.approx(paper.MEASURED_LNET_GMACS, abs=5e-4)
+    assert row["zoom GMac"] == pytest.approx(paper.MEASURED_ZOOM_GMACS_R2PLUS1D, abs=5e-4)
+    assert any(str(paper.MEASURED_LNET_GMACS) in item["what"] for item in paper.INCONSISTENCIES)

@@ -101,10 +101,11 @@ def macs_table(backbones: Sequence[str] = ("r3d_18", "r2plus1d_18", "x3d_m"), *,
     return pd.DataFrame(rows)
 
 
-def step_times(steps: Mapping[str, Callable[[], None]], repeats: int = 5, warmup: int = 1,
-               device: str = "cpu") -> dict[str, float]:
-    """Median seconds of each step function (e.g. forward + backward of one model), the steps
-    interleaved ``warmup + repeats`` times (the first ``warmup`` rounds are not counted)."""
+def step_time_samples(steps: Mapping[str, Callable[[], None]], repeats: int = 5, warmup: int = 1,
+                      device: str = "cpu") -> dict[str, list[float]]:
+    """Seconds of each step function (e.g. forward + backward of one model) in every counted
+    round, the steps interleaved ``warmup + repeats`` times (the first ``warmup`` rounds are not
+    counted); round i of every step ran back to back, so their ratios are paired."""
     times: dict[str, list[float]] = {name: [] for name in steps}
     for round_ in range(warmup + repeats):
         for name, step in steps.items():
@@ -116,7 +117,14 @@ def step_times(steps: Mapping[str, Callable[[], None]], repeats: int = 5, warmup
                 torch.cuda.synchronize()
             if round_ >= warmup:
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def step_times(steps: Mapping[str, Callable[[], None]], repeats: int = 5, warmup: int = 1,
+               device: str = "cpu") -> dict[str, float]:
+    """Median seconds of each step function over :func:`step_time_samples`' rounds."""
+    samples = step_time_samples(steps, repeats=repeats, warmup=warmup, device=device)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def training_step(model: nn.Module, inputs: Sequence, labels) -> Callable[[], None]:

@@ -222,7 +222,7 @@ def goals(frame: pd.DataFrame) -> pd.DataFrame:
 def main_table_goals(profile: Profile, out_dir, table_id: str = "1") -> pd.DataFrame:
     """The per-backbone goals on the main table's first cell (SynthActions split 1): each
     centre-crop baseline in [50, 90] % with its seeds within 5 points, and adaptive zoom ≥ +5
-    points over it with the paired bootstrap interval above zero. One row per backbone."""
+    points over it with its bootstrap interval (seeds, actors, videos) above zero. One row per backbone."""
     frame = table(table_id, profile, out_dir)
     found = planned_records(table_id, profile, out_dir)
     cell = (found[0][0].dataset, found[0][0].split)

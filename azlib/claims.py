@@ -27,9 +27,7 @@ from azlib import paper
 from azlib.config import Profile
 from azlib.files import atomic_path
 from azlib.grid import CROP_LABELS, MAIN_MODELS, TABLES
-from azlib.stats import paired_bootstrap
-from azlib.tables import paper_figure, row_predictions
-from azlib.training.evaluate import correct
+from azlib.tables import by_seed, difference, paper_figure, row_runs
 
 
 @dataclass(frozen=True)
@@ -88,24 +86,22 @@ def _check_keys() -> None:
 _check_keys()
 
 
-def _pooled(predictions: list[dict]) -> np.ndarray | None:
-    """Per-video top-1 correctness averaged over the seeds' runs."""
-    return np.mean([correct(p) for p in predictions], axis=0) if predictions else None
-
-
 def compare(c: Comparison, profile: Profile, out_dir) -> dict:
-    """Paired bootstrap of better − worse over the same test videos (points; NaN when a row has
-    no finished run)."""
+    """better − worse in top-1 points over the same test videos and seeds, with the seed × actor ×
+    video bootstrap interval, its standard error and the per-seed differences
+    (:func:`azlib.tables.difference`); NaN when a row has no finished run."""
     if c.variant is not None:
-        better = _pooled(row_predictions(c.table, c.better, profile, out_dir, variant="adaptive"))
-        worse = _pooled(row_predictions(c.table, c.worse, profile, out_dir, variant=c.variant))
+        better = by_seed(row_runs(c.table, c.better, profile, out_dir, crops=True), "adaptive")
+        worse = by_seed(row_runs(c.table, c.worse, profile, out_dir, crops=True), c.variant)
     else:
-        better = _pooled(row_predictions(c.table, c.better, profile, out_dir))
-        worse = _pooled(row_predictions(c.table, c.worse, profile, out_dir))
-    if better is None or worse is None:
-        return {"diff": float("nan"), "lo": float("nan"), "hi": float("nan")}
-    d, lo, hi = paired_bootstrap(worse, better, seed=0)
-    return {"diff": d, "lo": lo, "hi": hi}
+        better = by_seed(row_runs(c.table, c.better, profile, out_dir))
+        worse = by_seed(row_runs(c.table, c.worse, profile, out_dir))
+    if not better or not worse or not better.keys() & worse.keys():
+        return {"diff": float("nan"), "lo": float("nan"), "hi": float("nan"), "se": float("nan"),
+                "per_seed": ""}
+    result = difference(worse, better)
+    return {"diff": result["diff"], "lo": result["lo"], "hi": result["hi"], "se": result["se"],
+            "per_seed": " / ".join(f"{d:+.1f}" for d in result["per_seed"])}
 
 
 def verdict(comparisons: list[dict]) -> str:
@@ -142,7 +138,8 @@ NEGLIGIBLE_PERCENT = 5.0
 COST_CLAIM = ("cost_negligible",
               f"Zooming's cost is negligible: +{paper.AZ_EXTRA_GMACS} GMac per clip (Section 4.2)")
 COST_TABLES = {"macs": "cost_paper_sizes", "time": "cost_step_times"}
-CLAIM_COLUMNS = ["claim", "key", "comparison", "unit", "paper_diff", "diff", "lo", "hi", "verdict"]
+CLAIM_COLUMNS = ["claim", "key", "comparison", "unit", "paper_diff", "diff", "lo", "hi", "se", "per_seed",
+                 "verdict"]
 
 
 def cost_verdict(comparisons: list[dict], threshold: float = NEGLIGIBLE_PERCENT) -> str:

@@ -23,6 +23,7 @@ from azlib import claims, paper
 from azlib.config import REPO_ROOT, load_profile
 from azlib.datasets.splits import DATASET_CLASSES
 from azlib.grid import DATASET_LABELS, MAIN_MODELS
+from azlib.stats import detectable_difference, seeds_needed
 
 TITLE = "Adaptive zooming with motion residuals, reproduced"
 FOREST_FIGURE = "09_claims_forest"
@@ -135,17 +136,37 @@ def verdicts_table(frame: pd.DataFrame | None) -> str:
     return "\n".join(lines)
 
 
+def _detectable_cell(row) -> str:
+    """The smallest difference the comparison detects; where its interval holds zero, also the
+    seeds it would need (:func:`azlib.stats.seeds_needed`, a lower bound)."""
+    se = row.get("se")
+    if se is None or not isinstance(se, (int, float)) or math.isnan(se):
+        return "–"
+    text = f"{detectable_difference(se):.1f}"
+    if row["lo"] <= 0 <= row["hi"]:
+        seeds = len(str(row.get("per_seed") or "").split("/"))
+        needed = seeds_needed(row["diff"], se, seeds)
+        if needed is not None:
+            text += f" (≥ {needed} seeds)"
+    return text
+
+
 def comparisons_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Every comparison of every claim as display strings (the claim and its verdict on its first
-    comparison only): claim, comparison, paper, ours with its 95 % interval, verdict."""
+    comparison only): claim, comparison, paper, ours with its 95 % interval, the per-seed
+    differences, the smallest detectable difference, verdict."""
     rows, last = [], None
     for _, row in frame.iterrows():
         first = row["key"] != last
         last = row["key"]
+        per_seed = row.get("per_seed")
         rows.append({"claim": row["claim"] if first else "", "comparison": row["comparison"],
                      "paper": _paper_cell(row), "ours, 95 % interval": _ours_cell(row),
+                     "per seed": per_seed if isinstance(per_seed, str) and per_seed else "–",
+                     "detectable": _detectable_cell(row),
                      "verdict": row["verdict"] if first else ""})
-    return pd.DataFrame(rows, columns=["claim", "comparison", "paper", "ours, 95 % interval", "verdict"])
+    return pd.DataFrame(rows, columns=["claim", "comparison", "paper", "ours, 95 % interval", "per seed",
+                                       "detectable", "verdict"])
 
 
 def comparisons_table(frame: pd.DataFrame | None) -> str:
@@ -195,7 +216,7 @@ def headline_table(results_dir: Path, profile: str) -> str:
         lines.append(f"| {model} | {top1(base)} | {paper_base:.2f} | {top1(az)} | {paper_az:.2f} "
                      f"| {diff} | {paper_az - paper_base:+.2f} |")
     caption = (f"Top-1 %, ours: mean over seeds with a 95 % t-interval (profile `{profile}`); Δ: adaptive "
-               "zoom − centre crop, paired bootstrap 95 % interval over the same test videos. "
+               "zoom − centre crop, seed × actor × video bootstrap 95 % interval. "
                "Tables 2–7: the chapters.")
     return "\n".join(lines) + "\n\n" + caption
 

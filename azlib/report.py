@@ -150,8 +150,9 @@ def caption(frame: pd.DataFrame, classes: int | None = None) -> str:
     if not _shows_top5(classes):
         text += f"Top-5 is left out: with {classes} classes it says little. "
     if "diff_top1" in frame:
-        text += ("Δ: top-1 difference to the compared row, paired bootstrap 95 % interval over the "
-                 "same test videos. ")
+        text += ("Δ: top-1 difference to the compared row (seed s paired with seed s, same test videos), "
+                 "95 % interval of a bootstrap that resamples training seeds, test actors and videos within "
+                 "them; per-seed Δs in the last column. ")
     if a.get("runs_missing"):
         text += f"**{a['runs_missing']} run(s) of this table have not finished.** "
     if a.get("runs_stale"):
@@ -180,6 +181,8 @@ def present(frame: pd.DataFrame, dataset_label: str | None = None, classes: int 
         shown["Δ top-1 vs"] = [
             f"{_cell(r.diff_top1, r.diff_lo, r.diff_hi)} vs {r.vs}" if isinstance(r.vs, str) else "–"
             for r in frame.itertuples()]
+    if "diff_per_seed" in frame:
+        shown["Δ per seed"] = [v if isinstance(v, str) else "–" for v in frame["diff_per_seed"]]
     if "stale" in frame and frame["stale"].sum():
         shown["stale seeds"] = frame["stale"]
     # the rows' name heads the label column (no second header row holding only it)

@@ -1,8 +1,9 @@
-"""Our tables from the run records: each row's mean over seeds with its interval, the paired
-difference to the row it is compared with, and the paper's figure beside ours.
+"""Our tables from the run records: each row's mean over seeds with its interval, the
+difference to the row it is compared with (seed × actor × video bootstrap, per-seed differences),
+and the paper's figure beside ours.
 
-A table is built from finished records only (it never trains); :func:`row_predictions` gives the
-per-video predictions of one row by its stable key, for claims and figures.
+A table is built from finished records only (it never trains); :func:`row_runs` gives the runs of
+one row by its stable key and :func:`difference` compares two rows, for claims and figures.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from azlib.files import atomic_path
 from azlib.grid import CROP_LABELS, DATASET_LABELS, PlannedRun, Row, plan, table_spec
 from azlib.records import RunRecord, load_predictions
 from azlib.runner import find_record, resolve
-from azlib.stats import accuracy_interval, paired_bootstrap
+from azlib.stats import accuracy_interval, seed_group_bootstrap, video_groups
 from azlib.training.evaluate import correct
 
 _PAPER_MAIN = {"1": paper.TABLE1_HMDB51, "2": paper.TABLE2_UCF101, "3": paper.TABLE3_KINETICS32}
@@ -56,11 +57,10 @@ def planned_records(table_id, profile: Profile, out_dir, seeds=None, reuse_stale
     return [(p, f.record, f.stale) for p, f in found]
 
 
-def row_predictions(table_id, row_key: str, profile: Profile, out_dir, variant: str | None = None,
-                    dataset: str | None = None, split=None, **options) -> list[dict]:
-    """Per-video predictions of every finished seed of one row, named by its stable key.
-
-    ``variant``: a Table 7 crop. An unknown row key raises KeyError (never an empty result)."""
+def row_runs(table_id, row_key: str, profile: Profile, out_dir, dataset: str | None = None, split=None,
+             crops: bool = False, **options) -> list:
+    """The finished runs of one row (every seed), named by its stable key; ``crops``: only runs
+    that hold the Table 7 crop variants. An unknown row key raises KeyError (never an empty result)."""
     table_spec(table_id).row(row_key)
     out = []
     for p, record, _ in planned_records(table_id, profile, out_dir, **options):
@@ -68,16 +68,39 @@ def row_predictions(table_id, row_key: str, profile: Profile, out_dir, variant: 
             continue
         if (dataset or p.dataset) != p.dataset or (split if split is not None else p.split) != p.split:
             continue
-        if variant is not None and record.crops is None:
+        if crops and record.crops is None:
             continue
-        out.append(load_predictions(record.folder, variant))
+        out.append(record)
     return out
 
 
+def by_seed(runs, variant: str | None = None) -> dict[int, dict]:
+    """Per training seed, the per-video predictions of one row's runs (``variant``: a Table 7 crop)."""
+    return {int(r.config["seed"]): load_predictions(r.folder, variant) for r in runs}
+
+
+def difference(base: dict[int, dict], ours: dict[int, dict]) -> dict:
+    """``ours − base`` in top-1 points over the seeds both rows have (seed ``s`` paired with seed
+    ``s``) and the same test videos, with the seed × actor × video bootstrap interval
+    (:func:`azlib.stats.seed_group_bootstrap`); the actor of a video is read from its name."""
+    seeds = sorted(base.keys() & ours.keys())
+    if not seeds:
+        raise ValueError("difference: the two rows share no seed")
+    names = ours[seeds[0]].get("name")
+    groups = video_groups(names) if names is not None else np.arange(len(ours[seeds[0]]["labels"])).astype(str)
+    return seed_group_bootstrap([correct(base[s]) for s in seeds], [correct(ours[s]) for s in seeds],
+                                groups, seed=0)
+
+
+def _diff_columns(result: dict) -> dict:
+    return {"diff_top1": result["diff"], "diff_lo": result["lo"], "diff_hi": result["hi"],
+            "diff_per_seed": " / ".join(f"{d:+.1f}" for d in result["per_seed"])}
+
+
 def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | None = None) -> pd.DataFrame:
-    """Our Table ``table_id``: per row, the mean and 95 % t-interval over seeds, the paired
-    bootstrap difference to the compared row (per-video top-1 correctness pooled over seeds), and
-    the paper's figure beside ours. ``attrs`` name the dataset and profile."""
+    """Our Table ``table_id``: per row, the mean and 95 % t-interval over seeds, the difference to
+    the compared row with its seed × actor × video bootstrap interval and per-seed differences
+    (:func:`difference`), and the paper's figure beside ours. ``attrs`` name the dataset and profile."""
     spec = table_spec(table_id)
     found = planned_records(spec.id, profile, out_dir, seeds, reuse_stale)
     groups: dict = {}
@@ -91,8 +114,7 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
                  "stale": sum(stale for _, stale in done)}
         if spec.crops:
             with_crops = [r for r, _ in done if r.crops]
-            adaptive = (np.mean([correct(load_predictions(r.folder, "adaptive")) for r in with_crops], axis=0)
-                        if with_crops else None)
+            adaptive = by_seed(with_crops, "adaptive") if with_crops else None
             for variant, label in CROP_LABELS.items():
                 got = [r.crops["variants"][variant] for r, _ in done
                        if r.crops and variant in r.crops["variants"]]
@@ -104,18 +126,16 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
                          "paper_top1": figure[0], "paper_top5": figure[1]}
                 if variant != "adaptive" and adaptive is not None:
                     # this crop − the adaptive crop of the same models, over the same test videos
-                    ours = np.mean([correct(load_predictions(r.folder, variant)) for r in with_crops], axis=0)
-                    d, lo, hi = paired_bootstrap(adaptive, ours, seed=0)
-                    entry.update({"vs": CROP_LABELS["adaptive"], "diff_top1": d, "diff_lo": lo, "diff_hi": hi})
+                    entry.update({"vs": CROP_LABELS["adaptive"],
+                                  **_diff_columns(difference(adaptive, by_seed(with_crops, variant)))})
                 rows.append(entry)
             continue
         figure = paper_figure(spec.id, row, dataset, split)
         entry = {"row": row.label, **where,
                  **_summary([r.metrics["top1"] for r, _ in done], [r.metrics["top5"] for r, _ in done]),
                  "paper_top1": figure[0], "paper_top5": figure[1]}
-        if done:  # per-video correctness averaged over seeds (same test videos in every seed)
-            pooled[(key, dataset, split)] = np.mean([correct(load_predictions(r.folder)) for r, _ in done],
-                                                    axis=0)
+        if done:  # per seed, the per-video predictions (the same test videos in every seed)
+            pooled[(key, dataset, split)] = by_seed([r for r, _ in done])
         rows.append(entry)
         if row.compare_to:
             compared.append((entry, row, dataset, split))
@@ -123,9 +143,7 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
     for entry, row, dataset, split in compared:
         base, ours = pooled.get((row.compare_to, dataset, split)), pooled.get((row.key, dataset, split))
         if base is not None and ours is not None:
-            d, lo, hi = paired_bootstrap(base, ours, seed=0)
-            entry.update({"vs": spec.row(row.compare_to).label, "diff_top1": d, "diff_lo": lo,
-                          "diff_hi": hi})
+            entry.update({"vs": spec.row(row.compare_to).label, **_diff_columns(difference(base, ours))})
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame = frame.set_index("row")

@@ -14,10 +14,15 @@
 # %% [markdown]
 # # The paper's claims, checked on this run
 #
-# Each claim of the paper is turned into paired comparisons over the same test videos
-# (per-video top-1 correctness, averaged over seeds, 95 % bootstrap interval in points). A
-# claim **holds** when every interval is above zero, **does not hold** when one is below
-# zero, and is **inconclusive** otherwise.
+# Each claim of the paper is turned into paired comparisons over the same test videos and
+# training seeds (seed s of one row beside seed s of the other). The 95 % interval in points
+# comes from a bootstrap that resamples training seeds, test actors and the videos within
+# each actor, so it counts every source of variation the design has; the per-seed
+# differences are shown beside it. A claim **holds** when every interval is above zero,
+# **does not hold** when one is below zero, and is **inconclusive** otherwise. The smallest
+# difference a comparison can detect (80 % power at the 5 % level) is about 2.8 bootstrap
+# standard errors; it is shown per comparison, with the number of seeds an inconclusive
+# comparison would need if only the seeds' share of the error shrank (a lower bound).
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
@@ -45,7 +50,10 @@ checked = claims.check_all(cfg, out_dir)
 claims.save_claims(checked, out_dir)
 display(Markdown(f"Records of profile `{profile}` on **{DATASET_LABELS.get(cfg.dataset, cfg.dataset)}** "
                  "(SynthActions is never HMDB51/UCF101/Kinetics). Accuracy differences in top-1 points; "
-                 f"costs in % of the backbone's, negligible below {claims.NEGLIGIBLE_PERCENT:g} %."))
+                 f"costs in % of the backbone's, negligible below {claims.NEGLIGIBLE_PERCENT:g} %. "
+                 "*per seed*: the difference on each training seed; *detectable*: the smallest "
+                 "difference the design detects (80 % power, 5 % level), and for an interval that "
+                 "holds zero the seeds it would need at least."))
 front.comparisons_frame(checked).style.hide(axis="index")
 
 # %% [markdown]

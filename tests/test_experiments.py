@@ -151,9 +151,11 @@ def test_run_table_runs_what_is_missing_then_reuses_and_builds_the_table(tmp_pat
     assert az["vs"] == "R3D" and az["diff_lo"] < az["diff_top1"] < az["diff_hi"]
     assert az["diff_lo"] > 0  # +30 points of correctness in the fake
     assert np.isnan(frame.loc["R3D"].get("diff_top1", np.nan))
-    assert len(tables.row_predictions(1, "R3D+AZ", cfg, tmp_path)) == 3
+    assert len(tables.row_runs(1, "R3D+AZ", cfg, tmp_path)) == 3
+    assert sorted(tables.by_seed(tables.row_runs(1, "R3D+AZ", cfg, tmp_path))) == [0, 1, 2]
+    assert az["diff_per_seed"].count("/") == 2  # one difference per seed
     with pytest.raises(KeyError, match=r"no row 'R3D \+ AZ'"):
-        tables.row_predictions(1, "R3D + AZ", cfg, tmp_path)  # a label is not a key
+        tables.row_runs(1, "R3D + AZ", cfg, tmp_path)  # a label is not a key
 
     t7 = runner.run_table(7, cfg, tmp_path, progress=False)
     frame7 = tables.table(7, cfg, tmp_path)

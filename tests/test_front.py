@@ -32,7 +32,7 @@ def _claims_frame() -> pd.DataFrame:
         {"comparison": "added step time, R3D (measured)", "paper_diff": math.nan, "diff": 20.0,
          "lo": 15.0, "hi": 25.0}]])
     cost["verdict"] = claims.cost_verdict(cost.to_dict("records"))
-    return pd.concat([frame, cost], ignore_index=True)[claims.CLAIM_COLUMNS]
+    return pd.concat([frame, cost], ignore_index=True).reindex(columns=claims.CLAIM_COLUMNS)
 
 
 def _table1() -> pd.DataFrame:
@@ -135,3 +135,14 @@ def test_figures_draw_each_method_in_its_colour():
                            ["true: clap, predicted: squat"])
     edges = {mcolors.to_hex(p.get_edgecolor()) for ax in fig.axes for p in ax.patches}
     assert {viz.method_colour("centre").lower(), viz.method_colour("adaptive").lower()} <= edges
+
+
+def test_comparisons_show_per_seed_differences_and_what_the_design_detects():
+    frame = _claims_frame()
+    frame["per_seed"] = frame["per_seed"].astype(object)
+    frame.loc[0, ["se", "per_seed"]] = [1.5, "+9.0 / +7.1 / +8.5"]
+    frame.loc[2, ["se", "per_seed"]] = [1.0, "+2.0 / -1.0 / +2.0"]  # interval [-2, 4]: inconclusive
+    shown = front.comparisons_frame(frame)
+    assert shown.loc[0, "per seed"] == "+9.0 / +7.1 / +8.5" and shown.loc[0, "detectable"] == "4.2"
+    assert shown.loc[2, "detectable"] == "2.8 (≥ 24 seeds)"  # 3 × (2.8 × 1.0 / 1.0)² seeds
+    assert shown.loc[1, "per seed"] == "–" and shown.loc[1, "detectable"] == "–"

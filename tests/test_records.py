@@ -73,16 +73,3 @@ def test_t_interval_matches_scipy_and_handles_one_seed():
     one = stats.t_interval([70.0])
     assert one[0] == 70.0 and np.isnan(one[1]) and np.isnan(one[2])
     assert stats.accuracy_interval([99.0, 100.0, 100.0])[2] == 100.0  # clipped
-
-
-def test_paired_bootstrap_interval_brackets_the_difference():
-    rng = np.random.default_rng(0)
-    base = (rng.random(400) < 0.5).astype(float)
-    better = np.where(rng.random(400) < 0.3, 1.0, base)  # flips some wrong answers to right
-    diff, lo, hi = stats.paired_bootstrap(base, better, n_boot=2000)
-    assert diff == pytest.approx(100 * (better.mean() - base.mean()))
-    assert 0 < lo < diff < hi
-    same, lo0, hi0 = stats.paired_bootstrap(base, base, n_boot=500)
-    assert same == lo0 == hi0 == 0.0
-    with pytest.raises(ValueError, match="equal-length"):
-        stats.paired_bootstrap(base, base[:10])

@@ -67,6 +67,11 @@ def test_present_names_datasets_and_puts_the_paper_beside_ours():
     assert shown.index.name is None and shown.columns.name == "backbone"
     assert "<th>row</th>" not in shown.to_html()
     assert "SynthActions" in report.caption(frame) and "HMDB51 split 1" in report.caption(frame)
+    frame = frame.assign(vs=[None, "R(2+1)D"], diff_top1=[float("nan"), 10.0], diff_lo=[float("nan"), 2.0],
+                         diff_hi=[float("nan"), 18.0], diff_per_seed=[float("nan"), "+12.0 / +3.0 / +15.0"])
+    shown = report.present(frame, classes=51)
+    assert shown.loc["R(2+1)D + AZ", "Δ per seed"] == "+12.0 / +3.0 / +15.0"
+    assert shown.loc["R(2+1)D", "Δ per seed"] == "–" and "per-seed" in report.caption(frame)
 
 
 def test_present_shows_top5_only_for_many_classes_and_no_paper_column_beyond_the_paper():

@@ -148,9 +148,10 @@ def _experiments(package_root, out, *extra, table="5"):
 
 
 def _finish(process):
+    """The command's whole output: the result on stdout, the run log on stderr."""
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
-    return out
+    return out + err
 
 
 def test_only_an_edit_to_code_that_decides_numbers_makes_records_stale(tmp_path):

@@ -27,7 +27,7 @@ from azlib import paper
 from azlib.config import Profile
 from azlib.files import atomic_path
 from azlib.grid import CROP_LABELS, MAIN_MODELS, TABLES
-from azlib.tables import by_seed, difference, paper_figure, row_runs
+from azlib.tables import by_seed, difference, paper_figure, per_seed_text, row_runs
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def compare(c: Comparison, profile: Profile, out_dir) -> dict:
                 "per_seed": ""}
     result = difference(worse, better)
     return {"diff": result["diff"], "lo": result["lo"], "hi": result["hi"], "se": result["se"],
-            "per_seed": " / ".join(f"{d:+.1f}" for d in result["per_seed"])}
+            "per_seed": per_seed_text(result)}
 
 
 def verdict(comparisons: list[dict]) -> str:

@@ -92,9 +92,14 @@ def difference(base: dict[int, dict], ours: dict[int, dict]) -> dict:
                                 groups, seed=0)
 
 
+def per_seed_text(result: dict) -> str:
+    """The per-seed differences of :func:`difference`, as shown in tables and on the claims page."""
+    return " / ".join(f"{d:+.1f}" for d in result["per_seed"])
+
+
 def _diff_columns(result: dict) -> dict:
     return {"diff_top1": result["diff"], "diff_lo": result["lo"], "diff_hi": result["hi"],
-            "diff_per_seed": " / ".join(f"{d:+.1f}" for d in result["per_seed"])}
+            "diff_per_seed": per_seed_text(result)}
 
 
 def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | None = None) -> pd.DataFrame:

@@ -192,9 +192,11 @@ def extract_dataset(args) -> int:
     require_writable(store.cache_dir)
     videos = find_videos(args.root)
     summary = store.fill(videos, workers=args.workers, progress=not args.no_progress)
+    frames = summary["frames"]
+    speed = f" ({frames} frames, {frames / summary['seconds']:.0f} frames/s with {args.workers} worker(s))"
     _print_summary(summary, f"{len(videos)} videos under {args.root}: extracted "
-                            f"{len(summary['extracted'])}, already cached {len(summary['cached'])}, "
-                            f"failed {len(summary['failed'])} -> {store.cache_dir}")
+                            f"{len(summary['extracted'])}{speed if frames else ''}, already cached "
+                            f"{len(summary['cached'])}, failed {len(summary['failed'])} -> {store.cache_dir}")
     return EXIT_BAD_INPUT if summary["failed"] else 0
 
 

@@ -27,8 +27,10 @@ import os
 from dataclasses import dataclass
 
 import av
+import numba
 import numpy as np
 from av.video.frame import PictureType
+from av.video.reformatter import VideoReformatter
 
 from azlib.codec import PICT_I, REENCODE_HINT, open_video, read_frames, require_frames
 from azlib.errors import VideoError
@@ -74,11 +76,22 @@ class BlockMotion:
         return full[:height, :width]
 
 
+@numba.njit(cache=True, nogil=True)
+def _paint_blocks(col0, row0, cols, rows, dx, dy, cell_dx, cell_dy, coded):  # pragma: no cover - compiled
+    """Block n covers cells [row0, row0 + rows) x [col0, col0 + cols); later blocks overwrite."""
+    for n in range(len(dx)):
+        for i in range(row0[n], row0[n] + rows[n]):
+            for j in range(col0[n], col0[n] + cols[n]):
+                cell_dx[i, j] = dx[n]
+                cell_dy[i, j] = dy[n]
+                coded[i, j] = True
+
+
 def block_motion(vectors: np.ndarray | None, height: int, width: int) -> BlockMotion:
     """Paint the exported vectors on the coarsest grid all blocks align to.
 
     16 for plain MPEG-4 macroblocks, 8 when 4MV (8x8) blocks occur; block (w, h) centred at
-    (dst_x, dst_y) covers [dst - w/2, dst + w/2). Vectorised: no per-pixel Python loop.
+    (dst_x, dst_y) covers [dst - w/2, dst + w/2).
     """
     if vectors is None or len(vectors) == 0:
         grid = 16
@@ -98,17 +111,7 @@ def block_motion(vectors: np.ndarray | None, height: int, width: int) -> BlockMo
     cell_dx = np.zeros((hb, wb), np.int64)
     cell_dy = np.zeros((hb, wb), np.int64)
     coded = np.zeros((hb, wb), bool)
-    if w.min() == w.max() and h.min() == h.max():
-        groups = [np.ones(len(w), bool)]  # the usual case: one block size in the frame
-    else:
-        groups = [(w == bw) & (h == bh) for bw, bh in set(zip(w.tolist(), h.tolist()))]
-    for sel in groups:
-        bw, bh = int(w[sel][0]), int(h[sel][0])
-        rows = (y0[sel] // grid)[:, None, None] + np.arange(bh // grid)[None, :, None]
-        cols = (x0[sel] // grid)[:, None, None] + np.arange(bw // grid)[None, None, :]
-        cell_dx[rows, cols] = dx[sel][:, None, None]
-        cell_dy[rows, cols] = dy[sel][:, None, None]
-        coded[rows, cols] = True
+    _paint_blocks(x0 // grid, y0 // grid, w // grid, h // grid, dx, dy, cell_dx, cell_dy, coded)
     return BlockMotion(grid, cell_dx, cell_dy, coded)
 
 
@@ -238,26 +241,6 @@ def _residual(current: np.ndarray, reference_words: np.ndarray) -> np.ndarray:
     return cur[..., :3].astype(np.int16) - ref[..., :3]
 
 
-def _residual_magnitude(current: np.ndarray, reference_words: np.ndarray) -> np.ndarray:
-    """Eq. 1, sqrt(sum_c R_c^2), float32 (H, W), from packed RGBA words.
-
-    |R_c| per byte with uint8 max - min, then the three bytes of each word are squared and
-    summed as uint32: contiguous word-wise operations instead of strided channel access.
-    """
-    cur = current.view(np.uint8)
-    ref = reference_words.view(np.uint8)
-    absdiff = np.maximum(cur, ref)
-    absdiff -= np.minimum(cur, ref)
-    words = absdiff.view(np.uint32)
-    channel = words & 0xFF
-    energy = channel * channel
-    for shift in (8, 16):
-        channel = (words >> shift) & 0xFF
-        channel *= channel
-        energy += channel
-    return np.sqrt(energy, dtype=np.float32)
-
-
 def _stacked(path, out: dict, state: dict, min_frames: int) -> dict:
     """Per-frame lists stacked into arrays, with the dtypes both extraction paths promise."""
     require_frames(path, len(out["pict_type"]), min_frames)
@@ -330,13 +313,155 @@ def _pool_sum(image: np.ndarray, scale: int, out_h: int, out_w: int) -> np.ndarr
     return cols
 
 
-def _normalised_pool(magnitude: np.ndarray, scale: int, out_h: int, out_w: int) -> np.ndarray:
-    """Eq. 1 post-processing: divide by the frame's maximum, area-downscale, store as uint8."""
-    peak = float(magnitude.max())
-    if peak <= 0:
-        return np.zeros((out_h, out_w), np.uint8)
-    pooled = _pool_sum(magnitude, scale, out_h, out_w)
-    return np.rint(pooled * (255.0 / (peak * scale * scale))).astype(np.uint8)
+# The per-pixel work of a P-frame in one compiled pass (numba): reference location, trace,
+# residual magnitude, block sums, the normalised maps. Each output equals what the whole-frame
+# numpy formulation gives (:func:`extract`, then float32 block sums in the order of
+# :func:`_pool_sum` and numpy's dtype rules; tested for equality).
+
+
+@numba.njit(cache=True, nogil=True)
+def _p_frame_kernel(dx, dy, grid, lookup, reference, current, shift, scale, own_x, own_y,
+                    source, columns, residual, mv, mv_magnitude):  # pragma: no cover - compiled
+    """One P-frame. For each pixel p: r = p + mv(p) clamped to the picture; ``source[p] =
+    lookup[r]`` (a location ``y << shift | x``: the trace to the I-frame, or r itself);
+    m(p) = |current[p] - reference[source[p]]| over the RGB bytes (eq. 1, float32; ``current``
+    (H, W, 4) and ``reference`` (N, 4) are RGBA bytes). Per scale x scale block: the sum of m
+    (``columns`` holds each pixel column's running sum down the block), and the mean offset
+    from the block's pixels to their sources. Fills ``residual``, ``mv``, ``mv_magnitude`` as
+    :func:`lnet_inputs` documents them."""
+    height, width = source.shape
+    out_h, out_w = residual.shape
+    cells = (width + grid - 1) // grid
+    mask = (1 << shift) - 1
+    area = scale * scale
+    peak = np.float32(0.0)
+    pooled = np.zeros((out_h, out_w), np.float32)
+    mean_x = np.zeros((out_h, out_w), np.float64)
+    mean_y = np.zeros((out_h, out_w), np.float64)
+    for y in range(height):
+        row = y // grid
+        pool_row = y // scale
+        if y % scale == 0:
+            columns[:] = 0.0
+        for cell in range(cells):
+            move_x, move_y = dx[row, cell], dy[row, cell]
+            ry = min(max(y + move_y, 0), height - 1)
+            for x in range(cell * grid, min(cell * grid + grid, width)):
+                rx = min(max(x + move_x, 0), width - 1)
+                location = lookup[ry, rx]
+                source[y, x] = location
+                energy = 0
+                for c in range(3):
+                    d = np.int32(current[y, x, c]) - np.int32(reference[location, c])
+                    energy += d * d
+                m = np.float32(np.sqrt(np.float32(energy)))
+                peak = max(peak, m)
+                columns[x] += m
+        if y % scale == scale - 1 and pool_row < out_h:
+            for j in range(out_w):
+                total = np.float32(0.0)
+                xs = 0
+                ys = 0
+                for kc in range(scale):
+                    total += columns[j * scale + kc]
+                    for kr in range(scale):
+                        location = source[pool_row * scale + kr, j * scale + kc]
+                        xs += location & mask
+                        ys += location >> shift
+                pooled[pool_row, j] = total
+                mean_x[pool_row, j] = (xs - own_x[pool_row, j]) / area
+                mean_y[pool_row, j] = (ys - own_y[pool_row, j]) / area
+    # residual: divided by the frame's peak, x255, rounded (float32, as numpy computes it)
+    if peak > 0:
+        factor = np.float32(255.0 / (np.float64(peak) * area))
+        for i in range(out_h):
+            for j in range(out_w):
+                residual[i, j] = np.uint8(np.rint(pooled[i, j] * factor))
+    else:
+        residual[:, :] = 0
+    # mv: the rounded mean offsets, clipped to int8; mv_magnitude: their lengths over the peak
+    length_peak = 0.0
+    for i in range(out_h):
+        for j in range(out_w):
+            mv[0, i, j] = np.int8(min(max(np.rint(mean_x[i, j]), -127.0), 127.0))
+            mv[1, i, j] = np.int8(min(max(np.rint(mean_y[i, j]), -127.0), 127.0))
+            length = np.sqrt(mean_x[i, j] * mean_x[i, j] + mean_y[i, j] * mean_y[i, j])
+            mean_x[i, j] = length
+            length_peak = max(length_peak, length)
+    if length_peak > 0:
+        factor64 = 255.0 / length_peak
+        for i in range(out_h):
+            for j in range(out_w):
+                mv_magnitude[i, j] = np.uint8(np.rint(mean_x[i, j] * factor64))
+    else:
+        mv_magnitude[:, :] = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _gray_kernel(luma, scale, out):  # pragma: no cover - compiled
+    """Area-downscaled luma: the rounded mean of each scale x scale block, uint8."""
+    out_h, out_w = out.shape
+    area = scale * scale
+    for i in range(out_h):
+        for j in range(out_w):
+            total = 0
+            for kr in range(scale):
+                for kc in range(scale):
+                    total += luma[i * scale + kr, j * scale + kc]
+            out[i, j] = (total + area // 2) // area
+
+
+class _LNetFrames:
+    """Buffers and per-video state of :func:`lnet_inputs`: allocated once per video, reused for
+    every frame (the kernels write into them)."""
+
+    def __init__(self, height: int, width: int, scale: int, accumulated: bool):
+        self.tracer = _Tracer(height, width)
+        self.scale, self.accumulated = scale, accumulated
+        self.out_h, self.out_w = height // scale, width // scale
+        self.columns = np.empty(width, np.float32)
+        self.sources = [np.empty((height, width), np.int64) for _ in range(2)]
+        self.identity = np.ascontiguousarray(self.tracer.identity)
+        self.own_x = _pool_sum(np.broadcast_to(self.tracer.xs, (height, width)), scale, self.out_h, self.out_w)
+        self.own_y = _pool_sum(np.broadcast_to(self.tracer.ys, (height, width)), scale, self.out_h, self.out_w)
+        self.blank = np.zeros((self.out_h, self.out_w), np.uint8)
+        self.still = np.zeros((2, self.out_h, self.out_w), np.int8)
+        self.reformatter = VideoReformatter()  # one scaler context per video, not one per frame
+        self.trace = self.identity
+
+    def words(self, frame: av.VideoFrame) -> np.ndarray:
+        """RGBA bytes, (H, W, 4)."""
+        rgba = self.reformatter.reformat(frame, format="rgba", threads=1)
+        return rgba.to_ndarray()
+
+    def gray(self, frame: av.VideoFrame) -> np.ndarray:
+        out = np.empty((self.out_h, self.out_w), np.uint8)
+        _gray_kernel(_luma(frame), self.scale, out)
+        return out
+
+    def i_frame(self, words: np.ndarray) -> None:
+        self.trace = self.identity
+        self.iframe = self._rows(words)
+
+    def _rows(self, rgba: np.ndarray) -> np.ndarray:
+        """RGBA bytes in rows of stride P, flattened to (H * P, 4): locations index it directly."""
+        return self.tracer.padded(rgba.view(np.uint32)[..., 0]).ravel().view(np.uint8).reshape(-1, 4)
+
+    def p_frame(self, words: np.ndarray, previous_words: np.ndarray, blocks: BlockMotion):
+        """(residual, mv, mv_magnitude) of a P-frame, as the docstring of lnet_inputs says."""
+        if self.accumulated:  # trace_t(p) = trace_{t-1}(r(p)); residual against the I-frame
+            lookup, reference = self.trace, self.iframe
+        else:  # r(p) itself; residual against the previous frame
+            lookup, reference = self.identity, self._rows(previous_words)
+        source = self.sources[1] if self.trace is self.sources[0] else self.sources[0]
+        residual = np.empty((self.out_h, self.out_w), np.uint8)
+        mv = np.empty((2, self.out_h, self.out_w), np.int8)
+        mv_magnitude = np.empty((self.out_h, self.out_w), np.uint8)
+        _p_frame_kernel(blocks.dx, blocks.dy, blocks.grid, lookup, reference, words, self.tracer.shift,
+                        self.scale, self.own_x, self.own_y, source, self.columns, residual, mv, mv_magnitude)
+        if self.accumulated:
+            self.trace = source
+        return residual, mv, mv_magnitude
 
 
 def _normalised(image: np.ndarray) -> np.ndarray:
@@ -372,53 +497,31 @@ def lnet_inputs(
       truncated_at int32 (-1 when the whole file decoded).
     ``accumulated`` chooses the CoViAR-accumulated fields (default) or the per-frame ones.
 
-    Residual and vectors are computed at full resolution with whole-frame integer numpy
-    operations (one gather per field and frame: the trace, then the RGB words) and pooled
-    once; the result equals downscaling the :func:`extract` fields (tested).
+    The per-pixel work of a P-frame (reference, trace, residual magnitude, block sums) is one
+    compiled pass (:func:`_p_frame_kernel`); the result equals downscaling the :func:`extract`
+    fields (tested).
     """
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
     state: dict = {}
     keys = ("residual", "mv", "mv_magnitude", "gray", "pict_type", "gop_index")
     out = {k: [] for k in keys}
-    tracer = None
+    frames = None
     gop = -1
     for index, frame, kind, vectors in _coded_frames(path, max_frames, state):
         h, w = frame.height, frame.width
-        if tracer is None:
-            tracer = _Tracer(h, w)
-            out_h, out_w = h // scale, w // scale
-            if out_h < 1 or out_w < 1:
+        if frames is None:
+            if h // scale < 1 or w // scale < 1:
                 raise VideoError(f"{path}: frame {h}x{w} is smaller than the downscale factor {scale}")
-            blank = np.zeros((out_h, out_w), np.uint8)
-            still = np.zeros((2, out_h, out_w), np.int8)
-            own_x = _pool_sum(np.broadcast_to(tracer.xs, (h, w)), scale, out_h, out_w)
-            own_y = _pool_sum(np.broadcast_to(tracer.ys, (h, w)), scale, out_h, out_w)
-        words = _rgba_words(frame)
+            frames = _LNetFrames(h, w, scale, accumulated)
+        words = frames.words(frame)
         if kind == PICT_I or index == 0:
             gop += 1
-            tracer.start_gop()
-            iframe = tracer.padded(words)
-            residual, mv, mv_magnitude = blank, still, blank
+            frames.i_frame(words)
+            residual, mv, mv_magnitude = frames.blank, frames.still, frames.blank
         else:
-            blocks = block_motion(vectors, h, w)
-            reference, reference_location = tracer.reference(blocks, location=not accumulated)
-            if accumulated:
-                source = tracer.follow(reference)
-                reference_words = np.take(iframe, source)
-            else:
-                source = reference_location
-                reference_words = np.take(previous_words, reference)
-            residual = _normalised_pool(_residual_magnitude(words, reference_words), scale, out_h, out_w)
-            # Block sums of the source locations give the mean vectors: sum(y*P + x) and
-            # sum(x) are pooled, sum(y) follows; minus the block's own mean coordinates.
-            sum_x = _pool_sum(source & (tracer.stride - 1), scale, out_h, out_w)
-            sum_y = (_pool_sum(source, scale, out_h, out_w) - sum_x) >> tracer.shift
-            mean = np.stack([sum_x - own_x, sum_y - own_y]) / (scale * scale)
-            mv = np.clip(np.rint(mean), -127, 127).astype(np.int8)
-            mv_magnitude = _normalised(np.sqrt((mean * mean).sum(axis=0)))
-        gray = _pool_sum(_luma(frame).astype(np.uint16), scale, out_h, out_w)
-        out["gray"].append(((gray + scale * scale // 2) // (scale * scale)).astype(np.uint8))
+            residual, mv, mv_magnitude = frames.p_frame(words, previous_words, block_motion(vectors, h, w))
+        out["gray"].append(frames.gray(frame))
         out["residual"].append(residual)
         out["mv"].append(mv)
         out["mv_magnitude"].append(mv_magnitude)

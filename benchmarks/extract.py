@@ -2,8 +2,11 @@
 
     python benchmarks/extract.py                 # makes its own 320x240 MPEG-4 video (300 frames)
     python benchmarks/extract.py --video X.avi   # any MPEG-4 Part 2 video without B-frames
+    python benchmarks/extract.py --scaling 12    # also: the store's fill (extract-dataset) of
+                                                 # 12 such videos with 1 and 2 worker processes
 
-Goal: extraction at >= 1/3 of plain-decode speed.
+Goal: extraction at >= 1/3 of plain-decode speed; extract-dataset scaling near-linearly with
+the workers it is given.
 """
 
 from __future__ import annotations
@@ -77,6 +80,25 @@ def best_fps(fn, repeats: int) -> float:
     return best
 
 
+def scaling(videos: int, frames: int, scale: int) -> None:
+    """Frames/s of the LNet-input store's fill (what ``extract-dataset --workers N`` runs) at 1
+    and 2 worker processes, each into an empty cache; process start-up included."""
+    from azlib.store import LNetInputStore
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [make_video(Path(tmp) / f"v{i:02d}.avi", frames=frames, seed=i) for i in range(videos)]
+        rates = {}
+        for workers in (1, 2):
+            store = LNetInputStore(Path(tmp) / f"cache{workers}", scale=scale)
+            summary = store.fill(paths, workers=workers, progress=False)
+            assert not summary["failed"], summary["failed"]
+            rates[workers] = summary["frames"] / summary["seconds"]
+            print(f"extract-dataset, {workers} worker(s): {summary['frames']} frames in "
+                  f"{summary['seconds']:.1f} s, {rates[workers]:8.0f} frames/s")
+    print(f"speed-up 2 workers / 1: {rates[2] / rates[1]:.2f} (cores available: {cores})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=None, help="video to time (default: make one)")
@@ -84,7 +106,11 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5, help="best of this many runs")
     parser.add_argument("--all-cores", action="store_true", help="do not pin the process to one core")
+    parser.add_argument("--scaling", type=int, default=0, metavar="N",
+                        help="also time extract-dataset's fill of N generated videos at 1 and 2 workers")
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args.scaling, args.frames, args.scale)
 
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

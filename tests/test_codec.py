@@ -218,6 +218,48 @@ def test_lnet_inputs_equal_downscaled_extract(patch, accumulated):
     assert moving[5:12, 7:20].any() and not moving[-3:, -3:].any()
 
 
+def block_sum(image, scale):
+    """Sums over scale x scale blocks in the order lnet_inputs adds its float32 magnitudes: down
+    the rows first, then across the columns (extraction._pool_sum, whole-frame numpy)."""
+    return extraction._pool_sum(image, scale, image.shape[0] // scale, image.shape[1] // scale)
+
+
+def exact_lnet_inputs(fields, scale, accumulated):
+    """residual, mv, mv_magnitude of lnet_inputs, computed with whole-frame numpy operations from
+    the full-resolution fields of extract (themselves checked against per-pixel loops above)."""
+    suffix = "_accumulated" if accumulated else ""
+    residual, mv, mv_magnitude = [], [], []
+    for t in range(len(fields["pict_type"])):
+        res = fields["residual" + suffix][t].astype(np.int32)
+        magnitude = np.sqrt((res * res).sum(-1).astype(np.float32))  # eq. 1, float32
+        peak = float(magnitude.max())
+        pooled = block_sum(magnitude, scale)
+        residual.append(np.zeros(pooled.shape, np.uint8) if peak <= 0 else
+                        np.rint(pooled * (255.0 / (peak * scale * scale))).astype(np.uint8))
+        offsets = fields["mv" + suffix][t].astype(np.int64)
+        mean = np.stack([block_sum(offsets[..., 0], scale), block_sum(offsets[..., 1], scale)]) / (scale * scale)
+        mv.append(np.clip(np.rint(mean), -127, 127).astype(np.int8))
+        length = np.sqrt((mean * mean).sum(axis=0))
+        mv_magnitude.append(np.zeros(length.shape, np.uint8) if length.max() <= 0 else
+                            np.rint(length * (255.0 / float(length.max()))).astype(np.uint8))
+    return {"residual": np.stack(residual), "mv": np.stack(mv), "mv_magnitude": np.stack(mv_magnitude)}
+
+
+@pytest.mark.parametrize("scale", [4, 3, 5])
+@pytest.mark.parametrize("accumulated", [True, False])
+def test_lnet_inputs_are_exactly_the_pooled_extract_fields(pan, patch, scale, accumulated):
+    """The compiled per-frame kernel gives, bit for bit, the numpy formulation from extract()
+    (pan: references clamped at the border and intra blocks; scales 3 and 5 leave edge pixels
+    out of every block)."""
+    for path, fields in ((pan[0], pan[2]), (patch[0], patch[3])):
+        lnet = extraction.lnet_inputs(path, scale=scale, accumulated=accumulated)
+        expected = exact_lnet_inputs(fields, scale, accumulated)
+        for name, value in expected.items():
+            assert lnet[name].dtype == value.dtype
+            np.testing.assert_array_equal(lnet[name], value, err_msg=f"{path.name} {name}")
+        assert expected["residual"].any() and expected["mv"].any()
+
+
 def test_peer_agreement_with_mv_extractor(pan, patch):
     videocap = pytest.importorskip("mvextractor.videocap", reason="motion-vector-extractor (test extra) missing")
     for path in (pan[0], patch[0]):

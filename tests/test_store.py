@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -110,7 +111,8 @@ def test_extract_dataset_command_fills_store_and_reports_the_bad_video(dataset, 
     assert main(["extract-dataset", str(dataset), "--cache", str(cache), "--workers", "2",
                  "--no-progress"]) == 2
     report = capsys.readouterr().err
-    assert "3 videos" in report and "extracted 2" in report and "failed 1" in report
+    assert "3 videos" in report and "extracted 2 (" in report and "failed 1" in report
+    assert re.search(r"extracted 2 \((\d+) frames, \d+ frames/s with 2 worker\(s\)\)", report)
     assert "FAILED" in report and "broken.avi" in report and "cannot read it as a video" in report
     assert "Traceback" not in report
     filled = store.LNetInputStore(cache)

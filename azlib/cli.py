@@ -29,6 +29,7 @@ COMMANDS = {
     "synth": "generate the SynthActions dataset",
     "train": "train and evaluate one configuration",
     "experiments": "run (or reuse) the paper's experiment grid",
+    "tune": "score candidate settings for each row of a table on the validation set",
 }
 
 
@@ -298,6 +299,32 @@ def experiments(args) -> int:
                   f"(profile {frame.attrs['profile']}); paper on {frame.attrs['paper_dataset']}")
             print(frame.drop(columns=["key"]).round(2).to_string())
     shutdown()
+    return 0
+
+
+def add_tune(parser):
+    _profile_options(parser)
+    parser.add_argument("--table", required=True, help="the table whose rows are tuned (e.g. 4, 4u, 6)")
+    parser.add_argument("--rows", nargs="+", default=None, help="row keys (default: every row)")
+    parser.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2",
+                        help="candidate values of one setting; several --grid give every combination")
+    parser.add_argument("--seed", type=int, default=None, help="training seed (default: the first of experiments.seeds)")
+    parser.add_argument("--jobs", type=int, default=None, help="runs side by side (default experiments.jobs)")
+
+
+def tune(args) -> int:
+    from azlib import tuning
+
+    profile = _load_profile(args)
+    out = _out(args, profile)
+    choices = tuning.candidates(args.grid)
+    seed = profile.experiments.seeds[0] if args.seed is None else args.seed
+    result = tuning.tune(args.table, profile, out, choices, seed=seed, rows=args.rows,
+                         jobs=args.jobs or profile.experiments.jobs, progress=not args.no_progress)
+    print(tuning.report(result))
+    scores = out / "tuning" / f"table{result['table']}.json"
+    print(f"\nscores: {scores}; the choices, for "
+          f"params/{profile.name}.yaml:\n{tuning.row_settings_yaml(result)}")
     return 0
 
 

@@ -27,7 +27,7 @@ import yaml
 from azlib.datasets.splits import DATASETS
 from azlib.datasets.synthetic import SynthSettings
 from azlib.errors import ConfigError
-from azlib.settings import execution, parse, to_dict
+from azlib.settings import added, execution, parse, to_dict
 from azlib.store import LNET_CHANNELS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -157,6 +157,9 @@ class ExperimentSettings:
     seeds: tuple[int, ...] = (0,)
     backbones: dict[str, Literal[BACKBONES]] = field(default_factory=dict)   # paper name -> ours
     ablation_backbone: Literal[BACKBONES] | None = None   # Tables 4-7 (None: R(2+1)D's)
+    # per-row changes chosen on the validation set ("<table>/<row key>" -> {section: {key: value}};
+    # `python -m azlib tune` scores the candidates and prints this mapping)
+    row_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     jobs: int = execution(1)            # runs trained side by side, one process each
     reuse_stale: bool = execution(False)   # use records of other code (marked stale) instead of retraining
     data_roots: dict[str, str] = execution(default_factory=dict)  # a folder per dataset
@@ -176,6 +179,7 @@ class Profile:
     dataset: Literal[DATASETS] = "hmdb51"
     splits: tuple[int | str, ...] = (1, 2, 3)
     seed: int = 0                       # the seed of a single `python -m azlib train`
+    validation: float = added(0.0)      # share of the training groups held out (see RunSpec)
     synth: SynthSettings = field(default_factory=SynthSettings)
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
@@ -278,6 +282,9 @@ class RunSpec:
     train: TrainSettings
     synth: SynthSettings | None = None     # SynthActions: its generator settings are its identity
     data_id: str | None = None             # a real dataset: the digest of its checked content
+    # Share of the training list's groups (SynthActions' actors, UCF101's groups, else videos)
+    # held out as the validation set that every choice is scored on (datasets.splits.carve_validation).
+    validation: float = added(0.0)
     data_root: str | None = execution(None)
     allow_missing: int = execution(0)
     dataset_classes: int | None = execution(None)
@@ -288,6 +295,9 @@ class RunSpec:
                               f"which only synthactions has (dataset is {self.dataset!r})")
         if (self.dataset == "synthactions") != (self.synth is not None):
             raise ConfigError("run: synth settings go with dataset synthactions, and only with it")
+        if not 0.0 <= self.validation < 1.0:
+            raise ConfigError(f"validation: {self.validation} must lie in [0, 1) (a share of the "
+                              "training groups)")
 
     @property
     def synthetic(self) -> bool:
@@ -320,6 +330,7 @@ def run_spec(profile: Profile, overrides: Mapping | None = None, *, dataset: str
         "extract": to_dict(profile.extract), "clip": clip, "model": to_dict(profile.model),
         "train": train,
         "synth": to_dict(synth or profile.synth) if synthetic else None,
+        "validation": profile.validation if kind == "train" else 0.0,
         "data_root": data_root if data_root is not None else profile.data_root,
         "allow_missing": profile.allow_missing, "dataset_classes": profile.dataset_classes,
     }, "run")

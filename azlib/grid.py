@@ -162,9 +162,26 @@ def pretrain_spec(spec: RunSpec, profile: Profile) -> RunSpec:
                     kind="pretrain", synth=pretrain_synth(profile), data_root=None)
 
 
+def row_settings(profile: Profile, table: Table, row: Row) -> dict:
+    """The changes ``experiments.row_settings`` makes to one row (chosen on validation data)."""
+    return profile.experiments.row_settings.get(f"{table.id}/{row.key}", {})
+
+
+def check_row_settings(profile: Profile) -> None:
+    """Every ``experiments.row_settings`` key names a table and one of its rows."""
+    for name in profile.experiments.row_settings:
+        table_id, _, row_key = name.partition("/")
+        try:
+            table_spec(table_id).row(row_key)
+        except (ConfigError, KeyError) as error:
+            raise ConfigError(f"experiments.row_settings: {name!r} is not '<table>/<row key>' of the grid "
+                              f"({error})") from None
+
+
 def plan(table_id, profile: Profile, seeds=None) -> list[PlannedRun]:
     """Every run of one table under ``profile`` (no work is done)."""
     table = table_spec(table_id)
+    check_row_settings(profile)
     synthetic = profile.dataset == "synthactions"
     if table.synthetic_only and not synthetic:
         raise ConfigError(f"table {table.id}: needs dataset synthactions (profile has {profile.dataset!r})")
@@ -181,8 +198,8 @@ def plan(table_id, profile: Profile, seeds=None) -> list[PlannedRun]:
     planned = []
     for row in table.rows:
         backbone = names[row.backbone] if row.backbone else ablation_backbone(profile)
-        changed = with_overrides(profile, deep_merge(deep_merge(table.overrides, row.overrides),
-                                                     {"model": {"backbone": backbone}}))
+        overrides = deep_merge(deep_merge(table.overrides, row.overrides), row_settings(profile, table, row))
+        changed = with_overrides(profile, deep_merge(overrides, {"model": {"backbone": backbone}}))
         for dataset, split in cells:
             for seed in seeds:
                 spec = run_spec(changed, dataset=dataset, split=split, seed=seed,

@@ -15,6 +15,7 @@ A run's folder::
     provenance.json   code, commit, versions, machine, times, excluded videos
     metrics.json      top-1/top-5 and counts (written last: its presence means the run finished)
     predictions.npz   per test video: scores, labels, mean θ, mean true box
+    predictions_validation.npz   the same per validation video (runs with ``validation`` > 0)
     crops.json, predictions_<variant>.npz   Table 7's inference-crop variants
     log.jsonl         one line per epoch
     checkpoint.pt, checkpoint_backbone.pt   weights (never committed)
@@ -35,6 +36,7 @@ CONFIG_FILE = "config.json"
 PROVENANCE_FILE = "provenance.json"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npz"
+VALIDATION_PREDICTIONS_FILE = "predictions_validation.npz"
 CROPS_FILE = "crops.json"
 LOG_FILE = "log.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -121,6 +123,7 @@ def records_of_spec(out_dir: str | os.PathLike, spec_key_: str) -> list[RunRecor
 
 
 def load_predictions(folder: str | os.PathLike, variant: str | None = None) -> dict:
-    """Per-video predictions of a run (``variant``: a Table 7 crop, or None for the run's own)."""
+    """Per-video predictions of a run on the test set (``variant``: a Table 7 crop, or None for
+    the run's own; "validation": the run's own on the validation set)."""
     name = PREDICTIONS_FILE if variant is None else f"predictions_{variant}.npz"
     return load_npz(Path(folder) / name)

@@ -5,7 +5,9 @@ section. :func:`parse` builds one from a mapping: an unknown key (with the close
 suggested), a value of the wrong type or a value outside a ``Literal`` choice stops with a
 :class:`~azlib.errors.ConfigError` naming the key. A field made with :func:`execution` says *how*
 to run (worker counts, folders): it is recorded but :func:`result_dict`, which gives what a
-result is keyed by, leaves it out.
+result is keyed by, leaves it out. A field made with :func:`added` decides results but was added
+after results were recorded: :func:`result_dict` leaves it out while it holds its default (which
+is how the older runs were made), so adding it keeps every older key.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Literal, Mapping, Union
 from azlib.errors import ConfigError
 
 EXECUTION = "execution"
+ADDED = "added"
 
 
 def execution(default=dataclasses.MISSING, *, default_factory=dataclasses.MISSING):
@@ -29,6 +32,12 @@ def execution(default=dataclasses.MISSING, *, default_factory=dataclasses.MISSIN
 
 def is_execution(field: dataclasses.Field) -> bool:
     return bool(field.metadata.get(EXECUTION))
+
+
+def added(default):
+    """A result-deciding field added after records were made with ``default`` behaviour: keyed
+    only when it differs from ``default``."""
+    return dataclasses.field(default=default, metadata={ADDED: True})
 
 
 def _describe(annotation) -> str:
@@ -163,5 +172,7 @@ def result_dict(obj) -> dict:
         if not f.init or is_execution(f):
             continue
         value = getattr(obj, f.name)
+        if f.metadata.get(ADDED) and value == f.default:
+            continue
         out[f.name] = result_dict(value) if dataclasses.is_dataclass(value) else _plain(value)
     return out

@@ -24,7 +24,7 @@ LAYERS = [
      "training.run"},
     {"grid"},
     {"runner"},
-    {"tables"},
+    {"tables", "tuning"},
     {"claims", "calibration", "viz", "report", "reproduction", "front"},
     {"notebook", "book"},
     {"cli", "__main__", "__init__"},

@@ -75,3 +75,29 @@ def test_pretraining_synth_is_the_main_synth_with_its_changes():
     cpu = load_profile("cpu")
     pre = pretrain_synth(cpu)
     assert pre.seed == 4321 and pre.num_classes == 12 and pre.width == cpu.synth.width
+
+
+def test_validation_is_keyed_only_when_set_so_published_keys_stay():
+    """``validation`` was added after the cpu records were published: at its default (0, no
+    hold-out, how they were made) it leaves every key as it was; any other share is a new run."""
+    import json
+
+    from azlib.config import REPO_ROOT
+
+    published = [json.loads(p.read_text()) for p in sorted((REPO_ROOT / "results" / "cpu" / "runs").glob("*/provenance.json"))]
+    configs = {p["spec_key"]: json.loads((REPO_ROOT / "results" / "cpu" / "runs" / p["key"] / "config.json").read_text())
+               for p in published[:5]}
+    assert configs
+    from azlib.config import RunSpec
+    from azlib.settings import parse
+    for key, config in configs.items():
+        config.pop("validation", None)
+        assert records.spec_key(parse(RunSpec, config, "run")) == key
+    cpu = load_profile("cpu")
+    base = run_spec(cpu)
+    held = run_spec(with_overrides(cpu, {"validation": 0.2}))
+    assert base.validation == 0.0 and "validation" not in result_dict(base)
+    assert held.validation == 0.2 and records.spec_key(held) != records.spec_key(base)
+    assert run_spec(with_overrides(cpu, {"validation": 0.2}), kind="pretrain").validation == 0.0
+    with pytest.raises(ConfigError, match="validation"):
+        run_spec(with_overrides(cpu, {"validation": 1.0}))

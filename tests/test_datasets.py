@@ -229,3 +229,30 @@ def test_real_footage_in_hmdb51_layout(tmp_path):
     dataset = ClipDataset(index.train, **CLIP, train=True, mean=(0.45,) * 3, std=(0.225,) * 3)
     item = dataset[0]
     assert item["rgb"].shape == (3, 4, 24, 32) and item["rgb"].std() > 0.1  # real texture, normalised
+
+
+def test_validation_is_carved_from_training_groups_never_from_test():
+    from azlib.datasets.splits import DatasetIndex, VideoRecord, carve_validation
+
+    def records(actors, videos=3):
+        return [VideoRecord(Path(f"/d/clap_a{a:02d}_v{v:02d}.avi"), 0, f"clap_a{a:02d}_v{v:02d}")
+                for a in actors for v in range(videos)]
+
+    index = DatasetIndex("synthactions", ["clap"], records(range(18)), records(range(18, 24)))
+    carved = carve_validation(index, 1 / 6, split=1)
+    actor = lambda r: r.name.split("_")[1]
+    held = {actor(r) for r in carved.validation}
+    assert len(held) == 3 and len(carved.validation) == 9 and len(carved.train) == 45
+    assert held.isdisjoint(actor(r) for r in carved.train)            # no actor both trains and validates
+    assert held.isdisjoint(actor(r) for r in carved.test) and carved.test == index.test
+    assert carve_validation(index, 1 / 6, split=1).validation == carved.validation  # the same for every run
+    assert carve_validation(index, 0.0) is index
+    # UCF101 names its groups; HMDB51 names none: each video is its own group
+    ucf = DatasetIndex("ucf101", ["a"], [VideoRecord(Path(f"/u/v_A_g{g:02d}_c0{c}.avi"), 0, f"v_A_g{g:02d}_c0{c}")
+                                          for g in range(8, 26) for c in (1, 2)], [])
+    groups = {r.name.split("_")[2] for r in carve_validation(ucf, 1 / 6).validation}
+    assert len(groups) == 3
+    hmdb = DatasetIndex("hmdb51", ["a"], [VideoRecord(Path(f"/h/x{i}.avi"), 0, f"x{i}") for i in range(60)], [])
+    assert len(carve_validation(hmdb, 0.1).validation) == 6
+    with pytest.raises(DataError, match="validation"):
+        carve_validation(DatasetIndex("synthactions", ["clap"], records([0]), []), 0.5)

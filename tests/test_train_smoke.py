@@ -72,6 +72,19 @@ def test_a_record_says_what_produced_it(smoke_out):
     assert made["excluded_videos"] == [] and "16 usable" in made["dataset"]
 
 
+def test_a_run_with_validation_trains_without_the_held_out_actors_and_scores_them(smoke_out):
+    spec = run_spec(_smoke({"validation": 0.25}))
+    metrics = train_run(spec, smoke_out, progress=False)
+    folder = records.run_dir(smoke_out, spec)
+    held = records.load_predictions(folder, "validation")
+    test = records.load_predictions(folder)
+    assert metrics["num_validation"] == len(held["labels"]) > 0 and 0 <= metrics["validation_top1"] <= 100
+    whole = train_run(run_spec(_smoke()), smoke_out, progress=False)
+    assert metrics["num_train"] + metrics["num_validation"] == whole["num_train"]
+    actor = lambda name: str(name).split("_")[-2]
+    assert {actor(n) for n in held["name"]}.isdisjoint(actor(n) for n in test["name"])
+
+
 def test_smoke_baseline_from_the_cli(smoke_out, capsys):
     from azlib.__main__ import main
 

@@ -6,18 +6,23 @@ without its split file, a class with no video, or a class count other than ``exp
 stops with a :class:`~azlib.errors.DataError` naming the file and the fix. Videos the split files
 name but the disk lacks (or holds empty) are listed in ``DatasetIndex.missing`` and left out of
 ``train`` / ``test``; the dataset check (:mod:`azlib.datasets.check`) decides whether that may
-go on.
+go on. :func:`carve_validation` holds a share of the training groups out as a validation set.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from azlib.codec import VIDEO_SUFFIXES
 from azlib.errors import ConfigError, DataError
+from azlib.stats import video_groups
 
 DATASETS = ("synthactions", "hmdb51", "ucf101", "kinetics_temporal", "kinetics_static")
 #: classes of each dataset by its definition (SynthActions: as generated, see its synth_config.json)
@@ -64,6 +69,33 @@ class DatasetIndex:
     test: list[VideoRecord]
     missing: list[Path] = field(default_factory=list)
     root: Path | None = None
+    validation: list[VideoRecord] = field(default_factory=list)  # carved from train: carve_validation
+
+
+def carve_validation(index: DatasetIndex, share: float, split=1) -> DatasetIndex:
+    """``index`` with ``share`` of its training groups moved to ``validation``.
+
+    A group is what a video's name says it was filmed with (:func:`azlib.stats.video_groups`):
+    SynthActions' actor, UCF101's group; a video of a dataset that names none (HMDB51, Kinetics)
+    is a group of its own. Held-out groups never train, so validation scores, like test scores,
+    are on people (or groups) the model has not seen. The groups are drawn by a permutation
+    seeded with the split alone: the same validation set for every run, seed and setting of a
+    split. ``share`` 0 returns ``index`` unchanged; otherwise at least one group is held out
+    and at least one trains.
+    """
+    if share <= 0:
+        return index
+    groups = video_groups(r.name for r in index.train)
+    names = sorted(set(groups.tolist()))
+    if len(names) < 2:
+        raise DataError(f"{index.dataset}: validation: the training list has {len(names)} group(s); "
+                        "at least 2 are needed to hold one out (or set validation: 0)")
+    count = min(len(names) - 1, max(1, int(round(share * len(names)))))
+    seed = zlib.crc32(str(split).encode())
+    held = set(np.asarray(names)[np.random.default_rng([seed, 7727]).permutation(len(names))[:count]].tolist())
+    train = [r for r, g in zip(index.train, groups) if g not in held]
+    validation = [r for r, g in zip(index.train, groups) if g in held]
+    return dataclasses.replace(index, train=train, validation=validation)
 
 
 def _require_dir(path: Path, what: str, fix: str) -> Path:

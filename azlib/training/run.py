@@ -19,7 +19,7 @@ from azlib import records
 from azlib.config import RunSpec
 from azlib.datasets.check import DatasetCheck, check_dataset
 from azlib.datasets.clips import ClipDataset
-from azlib.datasets.splits import DatasetIndex
+from azlib.datasets.splits import DatasetIndex, carve_validation
 from azlib.datasets.synthetic import dataset_root, generate
 from azlib.errors import ConfigError, DataError
 from azlib.files import read_json, write_json
@@ -65,14 +65,23 @@ def train_run(spec: RunSpec, out_dir, *, crops: bool = False, progress: bool = T
                       workers=spec.clip.workers, ctx=ctx, on_epoch_end=on_epoch_end, progress=progress)
         eval_started = time.perf_counter()
         source = spec.train.theta_source
-        predictions = evaluate(
-            model, data.test, len(data.index.test), len(data.index.classes),
-            theta_fn=None if source == "model" else (lambda batch: theta_for(batch, source, frame_hw)),
-            amp_bf16=spec.train.amp_bf16, **eval_options)
+        theta_fn = None if source == "model" else (lambda batch: theta_for(batch, source, frame_hw))
+        predictions = evaluate(model, data.test, len(data.index.test), len(data.index.classes),
+                               theta_fn=theta_fn, amp_bf16=spec.train.amp_bf16, **eval_options)
+        held_out = None
+        if data.validation is not None:  # after the test set: the test numbers do not depend on it
+            held_out = evaluate(model, data.validation, len(data.index.validation), len(data.index.classes),
+                                theta_fn=theta_fn, amp_bf16=spec.train.amp_bf16, **eval_options)
         metrics = run_metrics(spec, data, summary, predictions, ctx,
                               eval_time_s=time.perf_counter() - eval_started)
+        if held_out is not None:
+            metrics.update({f"validation_{k}": v for k, v in accuracy(held_out).items()},
+                           num_validation=len(data.index.validation))
         if ctx.main:
             save_predictions(folder / records.PREDICTIONS_FILE, predictions, data.test_names)
+            if held_out is not None:
+                save_predictions(folder / records.VALIDATION_PREDICTIONS_FILE, held_out,
+                                 [r.name for r in data.index.validation])
             if spec.kind == "pretrain":
                 save_weights(folder / records.BACKBONE_WEIGHTS_FILE, getattr(model, "backbone", model).state_dict())
     if crops:
@@ -100,6 +109,7 @@ class Data:
     index: DatasetIndex
     train: torch.utils.data.Dataset
     test: torch.utils.data.Dataset
+    validation: torch.utils.data.Dataset | None = None   # when the run holds groups out
 
     @property
     def test_names(self) -> list[str]:
@@ -139,8 +149,9 @@ def lnet_store(spec: RunSpec, out_dir) -> LNetInputStore:
 
 
 def prepare_data(spec: RunSpec, out_dir, ctx: Dist | None = None, progress: bool = True) -> Data:
-    """Check the dataset (rank 0 first: it may generate SynthActions) and build the train and
-    test clip datasets of its usable videos."""
+    """Check the dataset (rank 0 first: it may generate SynthActions) and build the train, test
+    and (``validation`` > 0: held-out training groups) validation clip datasets of its usable
+    videos."""
     ctx = ctx or Dist()
     if not ctx.main:
         barrier(ctx)
@@ -150,7 +161,7 @@ def prepare_data(spec: RunSpec, out_dir, ctx: Dist | None = None, progress: bool
     if spec.data_id is not None and check.identity() != spec.data_id:
         raise DataError(f"{check.root}: the dataset changed since this run was planned (content "
                         f"{check.identity()}, planned {spec.data_id}); plan the run again")
-    index = check.index()
+    index = carve_validation(check.index(), spec.validation, spec.split)
     store = lnet_store(spec, out_dir) if reads_lnet_input(spec) else None
     mean, std = backbone_stats(spec.model.backbone)
     clip = spec.clip
@@ -158,7 +169,8 @@ def prepare_data(spec: RunSpec, out_dir, ctx: Dist | None = None, progress: bool
                   store=store, modality=spec.model.lnet_input, mean=mean, std=std, seed=spec.seed,
                   boxes_root=check.root if spec.synthetic else None, num_classes=len(index.classes))
     return Data(Path(check.root), check, index, ClipDataset(index.train, train=True, **common),
-                ClipDataset(index.test, train=False, **common))
+                ClipDataset(index.test, train=False, **common),
+                ClipDataset(index.validation, train=False, **common) if index.validation else None)
 
 
 # --- model ------------------------------------------------------------------------------------

@@ -36,6 +36,10 @@ ATTEMPT_FIELDS = ("name", "changed", "backbone", "seeds", "baseline_top1", "adap
                   "oracle_scale_top1", "scale_size_corr", "seconds_per_run", "verdict")
 
 
+#: the protocol log: one line per protocol version (or re-run) of the cpu profile
+PROTOCOL_FIELDS = ("version", "date", "commit", "changed", "chosen_on", "test_seen_before", "published")
+
+
 def attempts_path(out_dir) -> Path:
     return Path(out_dir) / "calibration" / "attempts.jsonl"
 
@@ -301,11 +305,28 @@ def attempts_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def load_attempts(path) -> pd.DataFrame:
-    """The attempts record as a table, in the order tried; a bad line names its number."""
+def find_protocol(out_dir) -> Path:
+    """The protocol log of ``out_dir``, else the committed cpu one."""
+    own = Path(out_dir) / "calibration" / "protocol.jsonl"
+    return own if own.is_file() else REPO_ROOT / "results" / "cpu" / "calibration" / "protocol.jsonl"
+
+
+def load_protocol(path) -> pd.DataFrame:
+    """The protocol log as a table: per version, what changed, what the choice was scored on,
+    whether test numbers had been seen before it, whether its grid was published."""
+    rows = _jsonl(path, PROTOCOL_FIELDS, "protocol log")
+    frame = pd.DataFrame(rows)[list(PROTOCOL_FIELDS)]
+    frame["test_seen_before"] = frame["test_seen_before"].map({True: "yes", False: "no"})
+    frame["published"] = frame["published"].map({True: "yes", False: "no"})
+    return frame.rename(columns={"chosen_on": "choice scored on", "test_seen_before": "test numbers seen before",
+                                 "published": "grid published"}).set_index("version")
+
+
+def _jsonl(path, fields, what: str) -> list[dict]:
+    """The lines of a JSON-lines record, each checked for ``fields``; a bad line names its number."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no attempts record (the calibration writes it)")
+        raise FileNotFoundError(f"{path}: no {what}")
     rows = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -314,10 +335,16 @@ def load_attempts(path) -> pd.DataFrame:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{number}: not JSON ({error.msg}); fix or delete the line") from error
-        missing = [f for f in ATTEMPT_FIELDS if f not in row]
+        missing = [f for f in fields if f not in row]
         if missing:
             raise ValueError(f"{path}:{number}: missing field(s) {missing}")
         rows.append(row)
+    return rows
+
+
+def load_attempts(path) -> pd.DataFrame:
+    """The attempts record as a table, in the order tried; a bad line names its number."""
+    rows = _jsonl(path, ATTEMPT_FIELDS, "attempts record (the calibration writes it)")
     frame = pd.DataFrame(rows)
     front = [f for f in ATTEMPT_FIELDS if f in frame]
     return frame[front + [c for c in frame.columns if c not in front]]

@@ -35,7 +35,7 @@ class Comparison:
     table: str
     better: str                  # row key expected to be better
     worse: str                   # row key it is compared with
-    variant: str | None = None   # Table 7: the crop variant standing for ``worse`` (same model)
+    variant: str | None = None   # Table 7: the crop of the ``worse`` row's model (the baseline's)
 
     def label(self) -> str:
         table = TABLES[self.table]
@@ -70,7 +70,7 @@ CLAIMS = (
     Claim("residuals_best", "Residuals are the best LNet input (Table 6)",
           (Comparison("6", "residual", "mv"), Comparison("6", "residual", "rgb"))),
     Claim("adaptive_beats_fixed_crops", "Adaptive beats every fixed crop (Table 7)",
-          tuple(Comparison("7", "adaptive", "adaptive", variant)
+          tuple(Comparison("7", "adaptive", "baseline", variant)
                 for variant in paper.TABLE7_CROPS if variant != "adaptive")),
 )
 
@@ -90,8 +90,8 @@ def compare(c: Comparison, profile: Profile, out_dir) -> dict:
     """better − worse in top-1 points over the same test videos and seeds, with the seed × actor ×
     video bootstrap interval, its standard error and the per-seed differences
     (:func:`azlib.tables.difference`); NaN when a row has no finished run."""
-    if c.variant is not None:
-        better = by_seed(row_runs(c.table, c.better, profile, out_dir, crops=True), "adaptive")
+    if c.variant is not None:  # the adaptive model's own crop against the baseline with this crop
+        better = by_seed(row_runs(c.table, c.better, profile, out_dir))
         worse = by_seed(row_runs(c.table, c.worse, profile, out_dir, crops=True), c.variant)
     else:
         better = by_seed(row_runs(c.table, c.better, profile, out_dir))

@@ -30,7 +30,7 @@ from azlib.runner import run_table
 from azlib.settings import replace, to_dict
 from azlib.stats import t_interval
 from azlib.store import LNET_CHANNELS
-from azlib.tables import planned_records, save_table, table
+from azlib.tables import planned_records, save_table, swapped_crops, table
 from azlib.training.run import check_data, lnet_store
 from azlib.viz import flow_to_rgb
 
@@ -227,6 +227,28 @@ def show_table(table_id, profile: Profile, out_dir, heading: str = "") -> pd.Dat
     display(Markdown(title + caption(frame, classes)))
     display(present(frame, classes=classes))
     return frame
+
+
+def show_swapped_crops(profile: Profile, out_dir) -> pd.DataFrame:
+    """Chapter 06's second table: the fixed crops swapped into the adaptive model at test time
+    (``tables/table7_swapped.csv``); the runs are Table 7's, so nothing more trains."""
+    from IPython.display import Markdown, display  # notebooks only
+
+    frame = swapped_crops(profile, out_dir)
+    save_frame(frame, out_dir, "table7_swapped")
+    classes = dataset_classes(profile)
+    display(Markdown(caption(frame, classes)))
+    display(present(frame, classes=classes))
+    return frame
+
+
+def own_crop_text(profile: Profile) -> str:
+    """Which Table 7 row is the baseline's own test crop: ``clip.crop`` of the short side."""
+    spec = run_spec(profile)
+    short = min(spec.clip.resize)
+    return (f"The baseline's own test crop is {spec.clip.crop} pixels of the frame's short side ({short}): "
+            f"α = {spec.clip.crop / short:.3g}, the row *Center ({100 * spec.clip.crop / short:g}%)*, "
+            "which is therefore the baseline's own top-1.")
 
 
 def crop_outcome(frame: pd.DataFrame) -> str:

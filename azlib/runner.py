@@ -207,7 +207,7 @@ def _distributed(device: str) -> Dist | None:
     return init_distributed(device) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
 
 
-def _run_job(spec: RunSpec, out_dir: str, crops: bool, progress: bool = False) -> str:
+def _run_job(spec: RunSpec, out_dir: str, crops, progress: bool = False) -> str:
     """Train one run under its lock: 'trained' (here), 'done' (finished before) or 'busy'
     (another process holds it). Under torchrun, rank 0 takes the lock and every rank trains."""
     ctx = _distributed(spec.device)
@@ -227,10 +227,11 @@ def _run_job(spec: RunSpec, out_dir: str, crops: bool, progress: bool = False) -
     return "trained"
 
 
-def needs_training(spec: RunSpec, out_dir, crops: bool = False, reuse_stale: bool = False) -> bool:
+def needs_training(spec: RunSpec, out_dir, crops=False, reuse_stale: bool = False) -> bool:
+    """Whether ``spec`` still has to be trained (or, with ``crops``, to have its Table 7 crops)."""
     folder = records.run_dir(out_dir, spec)
     if records.is_complete(folder):
-        return crops and not (folder / records.CROPS_FILE).is_file()
+        return bool(crops) and not (folder / records.CROPS_FILE).is_file()
     return not (reuse_stale and find_record(spec, out_dir, True).record is not None)
 
 
@@ -251,18 +252,20 @@ def prepare_shared_inputs(specs: list[RunSpec], out_dir, workers: int, progress:
                                            progress=progress)
 
 
-def run_specs(specs: list[RunSpec], out_dir, *, jobs: int = 1, crops: bool = False,
+def run_specs(specs: list[RunSpec], out_dir, *, jobs: int = 1, crops=False,
               progress: bool = True, desc: str = "runs", labels: list[str] | None = None) -> int:
     """Train every spec that is not finished, ``jobs`` side by side, each under its lock; then
-    wait for those another process holds, taking over any whose lock goes stale. Returns how many
-    runs this process trained."""
+    wait for those another process holds, taking over any whose lock goes stale. ``crops``: a
+    value of :func:`azlib.training.run.train_run`'s for every spec, or {run key: value}. Returns
+    how many runs this process trained."""
+    crops_of = (lambda spec: crops.get(records.run_key(spec), False)) if isinstance(crops, dict) else (lambda spec: crops)
     trained = 0
     pending = list(specs)
     labels = list(labels or [records.run_key(s) for s in specs])
     ctx = _distributed(specs[0].device) if specs else None
     while pending:
         busy = []
-        jobs_args = [(spec, str(out_dir), crops, progress and jobs == 1) for spec in pending]
+        jobs_args = [(spec, str(out_dir), crops_of(spec), progress and jobs == 1) for spec in pending]
         results = parallel_map(_run_job, jobs_args, workers=jobs, desc=desc, unit="run",
                                progress=progress and is_main_process(), labels=labels,
                                initializer=_worker_threads, initargs=(torch.get_num_threads(),))
@@ -277,7 +280,7 @@ def run_specs(specs: list[RunSpec], out_dir, *, jobs: int = 1, crops: bool = Fal
                   file=sys.stderr, flush=True)
         while busy and not agree(any(RunLock(records.run_dir(out_dir, s)).is_stale() for s in busy), ctx):
             time.sleep(WAIT_POLL_S)
-            busy = [s for s in busy if agree(needs_training(s, out_dir, crops), ctx)]
+            busy = [s for s in busy if agree(needs_training(s, out_dir, crops_of(s)), ctx)]
         labels = [records.run_key(s) for s in busy]
         pending = busy
     return trained
@@ -314,9 +317,11 @@ def run_table(table_id, profile: Profile, out_dir, seeds=None, progress: bool = 
     trained = run_specs(pre_todo, out_dir, jobs=jobs, progress=progress,
                         desc=f"table {table.id} pretraining",
                         labels=[f"pretraining {s.model.backbone}" for s in pre_todo])
-    trained += run_specs([p.spec for p in todo], out_dir, jobs=jobs, crops=table.crops,
-                         progress=progress, desc=f"table {table.id}",
-                         labels=[f"{p.row.label} {p.dataset}/{p.split} seed {p.seed}" for p in todo])
+    for stage in _crop_stages(todo) if table.crops else [todo]:
+        trained += run_specs([p.spec for p in stage], out_dir, jobs=jobs,
+                             crops=crop_settings(stage, planned, out_dir) if table.crops else False,
+                             progress=progress, desc=f"table {table.id}",
+                             labels=[f"{p.row.label} {p.dataset}/{p.split} seed {p.seed}" for p in stage])
     summary = table_record(table.id, planned, out_dir, reuse_stale)
     summary["invocation_time_s"] = round(time.perf_counter() - started, 2)
     path = Path(out_dir) / "tables" / f"table{table.id}.json"
@@ -328,6 +333,29 @@ def run_table(table_id, profile: Profile, out_dir, seeds=None, progress: bool = 
     if is_main_process():
         write_json(path, summary)
     return {**summary, "trained_here": trained}
+
+
+def _crop_stages(todo: list[PlannedRun]) -> list[list[PlannedRun]]:
+    """Table 7's runs in two stages: the adaptive models, then the baselines (which need them)."""
+    return [[p for p in todo if p.spec.model.zoom == "adaptive"],
+            [p for p in todo if p.spec.model.zoom != "adaptive"]]
+
+
+def crop_settings(stage: list[PlannedRun], planned: list[PlannedRun], out_dir) -> dict:
+    """{run key: crops} for Table 7: True for an adaptive model; for a baseline, the mean scale of
+    the adaptive run of the same dataset, split and seed (its centre crop at the mean adaptive
+    ratio), or True (no such crop) when the table has no adaptive row."""
+    scales = {}
+    for p in planned:
+        if p.spec.model.zoom == "adaptive":
+            found = find_record(p.spec, out_dir)
+            if found.record is not None and "mean_scale" in found.record.metrics:
+                scales[(p.dataset, p.split, p.seed)] = tuple(found.record.metrics["mean_scale"])
+    settings = {}
+    for p in stage:
+        adaptive = p.spec.model.zoom == "adaptive"
+        settings[records.run_key(p.spec)] = True if adaptive else scales.get((p.dataset, p.split, p.seed), True)
+    return settings
 
 
 def _jobs(profile: Profile, jobs) -> int:

@@ -16,7 +16,7 @@ import pandas as pd
 from azlib import paper
 from azlib.config import Profile
 from azlib.files import atomic_path
-from azlib.grid import CROP_LABELS, DATASET_LABELS, PlannedRun, Row, plan, table_spec
+from azlib.grid import CROP_LABELS, DATASET_LABELS, SWAPPED_LABELS, PlannedRun, Row, plan, table_spec
 from azlib.records import RunRecord, load_predictions
 from azlib.runner import find_record, resolve
 from azlib.stats import accuracy_interval, seed_group_bootstrap, video_groups
@@ -24,7 +24,7 @@ from azlib.training.evaluate import correct
 
 _PAPER_MAIN = {"1": paper.TABLE1_HMDB51, "2": paper.TABLE2_UCF101, "3": paper.TABLE3_KINETICS32}
 _PAPER_SMALL = {"4": paper.TABLE4_THETA, "5": paper.TABLE5_AUGMENT, "6": paper.TABLE6_LNET_INPUT,
-                "4u": paper.TABLE4_THETA}
+                "4u": paper.TABLE4_THETA, "7": paper.TABLE7_CROPS}
 
 
 def paper_figure(table_id: str, row: Row, dataset: str, split) -> tuple[float, float]:
@@ -117,23 +117,10 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
         done = [(r, stale) for _, r, stale in group if r is not None]
         where = {"key": key, "dataset": DATASET_LABELS.get(dataset, dataset), "split": split,
                  "stale": sum(stale for _, stale in done)}
-        if spec.crops:
-            with_crops = [r for r, _ in done if r.crops]
-            adaptive = by_seed(with_crops, "adaptive") if with_crops else None
-            for variant, label in CROP_LABELS.items():
-                got = [r.crops["variants"][variant] for r, _ in done
-                       if r.crops and variant in r.crops["variants"]]
-                if not got:
-                    continue
-                figure = paper.TABLE7_CROPS.get(variant, (float("nan"),) * 2)
-                entry = {"row": label, **where, "key": variant,
-                         **_summary([g["top1"] for g in got], [g["top5"] for g in got]),
-                         "paper_top1": figure[0], "paper_top5": figure[1]}
-                if variant != "adaptive" and adaptive is not None:
-                    # this crop − the adaptive crop of the same models, over the same test videos
-                    entry.update({"vs": CROP_LABELS["adaptive"],
-                                  **_diff_columns(difference(adaptive, by_seed(with_crops, variant)))})
-                rows.append(entry)
+        if spec.crops and key == "baseline":  # the paper's rows: its crops, each against the adaptive crop
+            adaptive = [r for _, r, _ in groups.get(("adaptive", dataset, split), []) if r is not None]
+            rows += _crop_rows(done, where, CROP_LABELS, against=by_seed(adaptive) if adaptive else None,
+                               skip=("adaptive",))
             continue
         figure = paper_figure(spec.id, row, dataset, split)
         entry = {"row": row.label, **where,
@@ -160,6 +147,50 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
         "runs_missing": sum(record is None for _, record, _ in found),
         "runs_stale": sum(stale for _, _, stale in found),
     })
+    return frame
+
+
+def _crop_rows(done: list, where: dict, labels: dict, against: dict | None, skip=()) -> list[dict]:
+    """One row per crop variant the runs hold (``labels`` order), with the paper's figure and,
+    when ``against`` (per-seed predictions) is given, this crop − ``against``."""
+    rows = []
+    with_crops = [r for r, _ in done if r.crops]
+    for variant, label in labels.items():
+        got = [r.crops["variants"][variant] for r in with_crops if variant in r.crops["variants"]]
+        if variant in skip or not got:
+            continue
+        figure = paper.TABLE7_CROPS.get(variant, (float("nan"),) * 2)
+        entry = {"row": label, **where, "key": variant,
+                 **_summary([g["top1"] for g in got], [g["top5"] for g in got]),
+                 "paper_top1": figure[0], "paper_top5": figure[1]}
+        if against is not None:
+            entry.update({"vs": CROP_LABELS["adaptive"],
+                          **_diff_columns(difference(against, by_seed(with_crops, variant)))})
+        rows.append(entry)
+    return rows
+
+
+def swapped_crops(profile: Profile, out_dir, seeds=None) -> pd.DataFrame:
+    """Beyond the paper: Table 7's fixed crops (and the oracle crops) swapped into the *adaptive*
+    model at test time, each against that model's own crop (a train/test mismatch, not the
+    paper's comparison)."""
+    found = [(p, r, stale) for p, r, stale in planned_records("7", profile, out_dir, seeds)
+             if p.row.key == "adaptive" and r is not None]
+    done = [(r, stale) for _, r, stale in found]
+    rows = []
+    if done:
+        p = found[0][0]
+        where = {"key": "adaptive", "dataset": DATASET_LABELS.get(p.dataset, p.dataset), "split": p.split,
+                 "stale": sum(stale for _, stale in done)}
+        own = by_seed([r for r, _ in done])
+        rows = _crop_rows(done, where, SWAPPED_LABELS, against=own, skip=("adaptive",))
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame = frame.set_index("row")
+    frame.attrs.update({"table": "7s", "title": "Fixed crops swapped into the adaptive model at test time",
+                        "profile": profile.name, "dataset": ", ".join(sorted({w for w in frame.get("dataset", [])})),
+                        "paper_dataset": "(beyond the paper)", "runs_missing": 0,
+                        "runs_stale": sum(stale for _, stale in done)})
     return frame
 
 

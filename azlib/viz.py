@@ -39,8 +39,8 @@ OKABE_ITO = {"orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E7
 METHODS = {
     "centre": ("Centre crop", OKABE_ITO["vermillion"]),
     "adaptive": ("Adaptive zoom", OKABE_ITO["bluish green"]),
-    "oracle_box": ("Oracle box", OKABE_ITO["blue"]),
-    "oracle_scale": ("Oracle scale (centred)", OKABE_ITO["reddish purple"]),
+    "oracle_box": ("Oracle box, trained", OKABE_ITO["blue"]),
+    "oracle_scale": ("Oracle scale (centred), trained", OKABE_ITO["reddish purple"]),
     "true_box": ("True figure box", OKABE_ITO["sky blue"]),
     "random": ("Random crop", OKABE_ITO["orange"]),
     "pretraining": ("Pretraining", OKABE_ITO["grey"]),
@@ -48,7 +48,8 @@ METHODS = {
 #: other spellings of a method (its name in any case, table labels, crop variants) and its key
 _ALIASES = {**{name.lower(): key for key, (name, _) in METHODS.items()},
             "center": "centre", "none": "centre", "adaptive": "adaptive", "oracle": "oracle_box",
-            "oracle scale": "oracle_scale", "pretrain": "pretraining"}
+            "oracle box": "oracle_box", "oracle scale": "oracle_scale",
+            "oracle scale (centred)": "oracle_scale", "pretrain": "pretraining"}
 #: the claims' verdicts, coloured the same way everywhere
 VERDICT_COLOURS = {"holds": OKABE_ITO["bluish green"], "does not hold": OKABE_ITO["vermillion"],
                    "inconclusive": OKABE_ITO["orange"], "not measured": OKABE_ITO["grey"]}

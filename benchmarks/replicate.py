@@ -19,6 +19,7 @@ section reports; on a draw used for choosing a setting, its held-out actors are 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -29,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from azlib import records, runner, tables  # noqa: E402
 from azlib.config import REPO_ROOT, deep_merge, load_profile, parse_sets, with_overrides  # noqa: E402
-from azlib.grid import plan  # noqa: E402
+from azlib.grid import plan, pretrain_spec  # noqa: E402
+from azlib.settings import replace  # noqa: E402
 
 TABLE = "oracle"
 BASE = "centre"
@@ -42,28 +44,44 @@ def profiles(name: str, synth_seed: int, sets: list[str], adaptive_sets: list[st
     return profile, with_overrides(profile, parse_sets(adaptive_sets))
 
 
-def row_profile(row_key: str, profile, adaptive):
-    return adaptive if row_key == "adaptive" else profile
-
-
-def train(profile, adaptive, out: Path, seeds, jobs: int) -> None:
-    """Every run of the table (pretraining first), each under its lock, reusing finished ones."""
+def planned_runs(profile, adaptive, out: Path, seeds) -> list:
+    """The table's runs: the adaptive row from ``adaptive``, every other row from ``profile``,
+    all fine-tuning from ``profile``'s pretraining."""
     planned = [p for p in runner.resolve(plan(TABLE, profile, seeds), out) if p.row.key != "adaptive"]
-    planned += [p for p in runner.resolve(plan(TABLE, adaptive, seeds), out) if p.row.key == "adaptive"]
+    planned += [_base_pretraining(p, profile) for p in runner.resolve(plan(TABLE, adaptive, seeds), out)
+                if p.row.key == "adaptive"]
+    return planned
+
+
+def train(planned: list, out: Path, jobs: int, synth_seed: int) -> None:
+    """Every run (pretraining first), each under its lock, reusing finished ones."""
     pretrains = {records.run_key(p.pretrain): p.pretrain for p in planned if p.pretrain}
     runner.run_specs(list(pretrains.values()), out, jobs=jobs, desc="pretraining")
     unique = {}
     for p in planned:
         unique.setdefault(records.run_key(p.spec), p)
-    runner.run_specs([p.spec for p in unique.values()], out, jobs=jobs, desc=f"draw {profile.synth.seed}",
+    runner.run_specs([p.spec for p in unique.values()], out, jobs=jobs, desc=f"draw {synth_seed}",
                      labels=[f"{p.row.key} seed {p.seed}" for p in unique.values()])
 
 
-def summarise(profile, adaptive, out: Path, seeds) -> dict:
+def _base_pretraining(planned, profile):
+    """The adaptive row fine-tunes from the same pretraining run as the other rows: changes
+    meant for the adaptive row never re-key (and so retrain) the pretraining."""
+    if planned.pretrain is None:
+        return planned
+    pre = pretrain_spec(planned.spec, profile)
+    model = replace(planned.spec.model, "model", pretrained=records.run_reference(pre))
+    return dataclasses.replace(planned, spec=replace(planned.spec, "run", model=model), pretrain=pre)
+
+
+def summarise(planned: list, out: Path, profile, seeds) -> dict:
     """Per row: top-1 per seed and mean; against the centre crop: the difference, its interval,
     per-seed differences; the adaptive row's share of the scale-only headroom."""
-    runs = {key: tables.row_runs(TABLE, key, row_profile(key, profile, adaptive), out, seeds=seeds)
-            for key in ("centre", "adaptive", "oracle_scale", "oracle_box")}
+    runs = {key: [] for key in ("centre", "adaptive", "oracle_scale", "oracle_box")}
+    for p in planned:
+        found = runner.find_record(p.spec, out).record
+        if found is not None:
+            runs[p.row.key].append(found)
     result = {"synth_seed": profile.synth.seed, "profile": profile.name, "seeds": list(seeds), "rows": {}}
     base = tables.by_seed(runs[BASE])
     for key, found in runs.items():
@@ -113,9 +131,10 @@ def main(argv=None) -> int:
     profile, adaptive = profiles(args.profile, args.synth_seed, args.sets, args.adaptive_sets)
     seeds = list(args.seeds or profile.experiments.seeds)
     out = args.out or REPO_ROOT / "build" / "replicate" / f"{profile.name}-{args.synth_seed}"
+    planned = planned_runs(profile, adaptive, out, seeds)
     if not args.report_only:
-        train(profile, adaptive, out, seeds, args.jobs or profile.experiments.jobs)
-    result = summarise(profile, adaptive, out, seeds)
+        train(planned, out, args.jobs or profile.experiments.jobs, args.synth_seed)
+    result = summarise(planned, out, profile, seeds)
     result["sets"], result["adaptive_sets"] = args.sets, args.adaptive_sets
     out.mkdir(parents=True, exist_ok=True)
     (out / "replicate.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -39,8 +39,10 @@ cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 #
 # Same backbone (the ablation backbone, pretrained on SynthActions-Pretrain), same training;
 # only where θ comes from differs: a fixed centre crop, the LNet, the true figure box (square,
-# enlarged by 15 %), or the true figure size with the crop kept centred (*oracle scale*: the
-# ceiling of a scale-only θ, which is the paper's best parameterisation).
+# enlarged by 15 %; *oracle box, trained*), or the true figure size with the crop kept centred
+# (*oracle scale, trained*: the ceiling of a scale-only θ, which is the paper's best
+# parameterisation). Both oracle models train and test on their crops, unlike chapter 06's
+# oracle crops swapped into the adaptive model at test time.
 
 # %%
 frame = report.show_table("oracle", cfg, out_dir, heading="### {title}")
@@ -156,3 +158,14 @@ if attempts_file.is_file():
     display(calibration.attempts_summary(calibration.load_attempts(attempts_file)))
 else:
     display(Markdown(f"No attempts record at `{attempts_file}`."))
+
+# %% [markdown]
+# ## The protocol log
+#
+# Each version of the cpu protocol (and each re-run of its grid): what changed, what the choice
+# was scored on, whether test numbers had been seen before it, and whether its grid was
+# published (`results/cpu/calibration/protocol.jsonl`). Every choice so far was scored on the
+# test actors of the one draw the tables report: their numbers are not held-out estimates.
+
+# %%
+display(calibration.load_protocol(calibration.find_protocol(out_dir)))

@@ -139,6 +139,19 @@ def test_attempts_record_roundtrip_and_bad_lines(tmp_path):
         calibration.load_attempts(tmp_path / "absent.jsonl")
 
 
+def test_the_committed_protocol_log_says_what_each_choice_saw(tmp_path):
+    log = calibration.load_protocol(calibration.find_protocol(tmp_path))  # falls back to the committed one
+    assert list(log.index) == sorted(log.index) and log.index[0] == 1
+    assert set(log["test numbers seen before"]) <= {"yes", "no"} and set(log["grid published"]) <= {"yes", "no"}
+    # every version so far was chosen on the test actors: the log must not say otherwise
+    assert (log["test numbers seen before"] == "yes").all()
+    bad = tmp_path / "calibration" / "protocol.jsonl"
+    bad.parent.mkdir()
+    bad.write_text('{"version": 1}\n')
+    with pytest.raises(ValueError, match=r"protocol.jsonl:1: missing field"):
+        calibration.load_protocol(calibration.find_protocol(tmp_path))
+
+
 def test_profile_values_lists_every_key():
     frame = calibration.profile_values(load_profile("cpu"), sections=("clip", "train"))
     assert isinstance(frame, pd.DataFrame)

@@ -105,11 +105,12 @@ def _fake_train_run(calls):
         files.write_json(folder / records.PROVENANCE_FILE, {
             "spec_key": records.spec_key(spec), "fingerprint": "code-now", "commit": "abc123",
             "finished": "2026-11-29T12:00:00+00:00", "environment": {"cpu": "test cpu"}})
-        metrics = {"top1": 100 * correct.mean(), "top5": 100.0, "wall_time_s": 2.0}
+        metrics = {"top1": 100 * correct.mean(), "top5": 100.0, "wall_time_s": 2.0,
+                   "mean_scale": [0.5 + spec.seed / 100, 0.7]}
         if crops:
             files.write_json(folder / records.CROPS_FILE, {
                 "variants": {v: {"top1": 40.0 + i, "top5": 90.0} for i, v in enumerate(CROP_VARIANTS)},
-                "wall_time_s": 1.0})
+                "wall_time_s": 1.0, "adaptive_scale": list(crops) if isinstance(crops, tuple) else None})
             for v in CROP_VARIANTS:
                 files.save_npz(folder / f"predictions_{v}.npz", {"scores": scores, "labels": labels})
         files.write_json(folder / records.METRICS_FILE, metrics)
@@ -159,17 +160,29 @@ def test_run_table_runs_what_is_missing_then_reuses_and_builds_the_table(tmp_pat
 
     t7 = runner.run_table(7, cfg, tmp_path, progress=False)
     frame7 = tables.table(7, cfg, tmp_path)
-    assert "Center (60%)" in frame7.index and "Oracle box (beyond the paper)" in frame7.index
-    assert frame7.loc["Center (60%)", "paper_top1"] == 9.81
-    # every crop has its Δ to the adaptive crop of the same models; the adaptive row has none
+    # the paper's rows are the baseline's crops; the oracle crops are only in the swapped table
+    assert "Center (60%)" in frame7.index and "Center (mean adaptive ratio)" in frame7.index
+    assert not any("Oracle" in row for row in frame7.index)
+    assert frame7.loc["Center (60%)", "paper_top1"] == 9.81 and frame7.loc["Adaptive", "paper_top1"] == 68.48
+    # every crop has its Δ to the adaptive model's own crop (seed s with seed s); the adaptive row has none
     assert frame7.loc["Center (60%)", "vs"] == "Adaptive" and not np.isnan(frame7.loc["Center (60%)", "diff_top1"])
     assert np.isnan(frame7.loc["Adaptive"].get("diff_top1", np.nan))
+    # the baseline's centre crop at the mean adaptive ratio used the adaptive run of its own seed
+    for p in grid.plan(7, cfg):
+        crops = files.read_json(records.run_dir(tmp_path, p.spec) / records.CROPS_FILE)
+        if p.row.key == "baseline":
+            assert crops["adaptive_scale"] == [0.5 + p.seed / 100, 0.7]
+        else:
+            assert crops["adaptive_scale"] is None
+    swapped = tables.swapped_crops(cfg, tmp_path)
+    assert "Oracle box, swapped in at test" in swapped.index and swapped.attrs["table"] == "7s"
+    assert swapped.loc["Center (60%), swapped into the adaptive model", "vs"] == "Adaptive"
     # a row compared with one listed after it still gets its Δ (Table 4: every θ vs scale-only)
     runner.run_table(4, cfg, tmp_path, progress=False)
     frame4 = tables.table(4, cfg, tmp_path)
     assert frame4.loc["Adaptive all", "vs"] == "Adaptive scale"
     assert not np.isnan(frame4.loc["Adaptive all", "diff_top1"])
-    assert t7["wall_time_s"] == pytest.approx(3 * (2.0 + 1.0))
+    assert t7["wall_time_s"] == pytest.approx(6 * (2.0 + 1.0))  # baseline and adaptive, 3 seeds
 
 
 def test_records_of_other_code_are_retrained_or_used_only_when_asked_and_marked(tmp_path, fake_training,

@@ -113,7 +113,7 @@ def test_one_name_and_one_colour_per_method():
     assert set(colours) <= set(viz.OKABE_ITO.values())
     # every spelling of a method gets the same name and colour
     assert viz.method_colour("centre") == viz.method_colour("Centre crop") == viz.CENTRE_COLOUR
-    assert viz.method_name("oracle") == viz.method_name("oracle_box") == "Oracle box"
+    assert viz.method_name("oracle") == viz.method_name("oracle_box") == "Oracle box, trained"
     # the names are the oracle table's row labels (chapter 10 shows both)
     from azlib.grid import TABLES
     assert {viz.method_name(r.key) for r in TABLES["oracle"].rows} == {r.label for r in TABLES["oracle"].rows}

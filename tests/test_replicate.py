@@ -31,6 +31,9 @@ def test_replicate_trains_a_draw_changes_only_the_adaptive_row_and_reports(tmp_p
     assert all("diff" in row for key, row in result["rows"].items() if key != "centre")
     runs = [load_run(p.parent) for p in (out / "runs").glob("*/metrics.json")]
     finetuned = [r for r in runs if r.config["kind"] == "train"]
+    # one pretraining run, shared by every row (the adaptive row's change does not re-key it)
+    assert len([r for r in runs if r.config["kind"] == "pretrain"]) == 1
+    assert len({r.config["model"]["pretrained"] for r in finetuned}) == 1
     assert len(finetuned) == 4 and {r.config["synth"]["seed"] for r in finetuned} == {77}
     mults = {r.config["model"]["zoom"] == "adaptive": r.config["train"]["lnet_lr_mult"] for r in finetuned
              if r.config["model"]["zoom"] == "adaptive" or r.config["train"]["theta_source"] == "model"}

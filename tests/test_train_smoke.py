@@ -85,6 +85,24 @@ def test_a_run_with_validation_trains_without_the_held_out_actors_and_scores_the
     assert {actor(n) for n in held["name"]}.isdisjoint(actor(n) for n in test["name"])
 
 
+def test_table7_row_at_the_baselines_own_crop_is_the_baseline_itself(smoke_out):
+    """The paper's "Center (87.5%)" is its baseline's own test crop (112 of 128): our row whose α
+    is clip.crop / short side (here 32 of 40: 80 %) must give the baseline's top-1 exactly."""
+    spec = run_spec(_smoke({"model": {"zoom": "none"}}))
+    alpha = spec.clip.crop / min(spec.clip.resize)
+    assert f"centre_{alpha:g}" in CROP_VARIANTS
+    metrics = train_run(spec, smoke_out, crops=(0.55, 0.7), progress=False)
+    folder = records.run_dir(smoke_out, spec)
+    crops = json.loads((folder / records.CROPS_FILE).read_text())
+    assert crops["variants"][f"centre_{alpha:g}"]["top1"] == metrics["top1"]
+    own, same = records.load_predictions(folder), records.load_predictions(folder, f"centre_{alpha:g}")
+    np.testing.assert_array_equal(own["scores"], same["scores"])
+    # the centre crop at the mean adaptive ratio is the adaptive scale it was given
+    mean_crop = records.load_predictions(folder, "centre_mean_adaptive")
+    np.testing.assert_allclose(mean_crop["theta"][:, 0, 0], 0.55, atol=1e-6)
+    assert crops["adaptive_scale"] == [0.55, 0.7]
+
+
 def test_smoke_baseline_from_the_cli(smoke_out, capsys):
     from azlib.__main__ import main
 

@@ -20,7 +20,9 @@ from azlib.files import save_npz
 from azlib.models.zoom import centre_crop_theta, oracle_theta, random_crop_theta
 from azlib.training.distributed import Dist, all_reduce, autocast
 
-#: Table 7's inference-only crops (paper) plus the oracle crops (beyond the paper)
+#: Table 7's inference-only crops (paper) plus the oracle crops (beyond the paper). A centre crop
+#: "α" keeps α of the frame's short side, square (the paper's 112 of 128 is α = 0.875), so the
+#: picture keeps its aspect; "adaptive" is the model's own θ (for the baseline: its own crop).
 CENTRE_ALPHAS = (0.925, 0.875, 0.8, 0.75, 0.6)
 CROP_VARIANTS = (("random",) + tuple(f"centre_{a}" for a in CENTRE_ALPHAS)
                  + ("centre_mean_adaptive", "adaptive", "oracle", "oracle_scale"))
@@ -132,6 +134,13 @@ def save_predictions(path, predictions: dict, names) -> None:
 
 # --- Table 7: inference crops -----------------------------------------------------------------
 
+def short_side_fraction(alpha: float, frame_hw) -> tuple[float, float]:
+    """(ax, ay) of a square centre crop whose side is ``alpha`` of the frame's short side."""
+    height, width = frame_hw
+    side = alpha * min(height, width)
+    return side / width, side / height
+
+
 def crop_theta_fn(variant: str, frame_hw, *, adaptive_scale=None, seed: int = 0):
     """θ for one Table 7 variant (None: the model's own θ)."""
     if variant == "adaptive":
@@ -147,8 +156,8 @@ def crop_theta_fn(variant: str, frame_hw, *, adaptive_scale=None, seed: int = 0)
         fixed = torch.tensor([[scale_x, 0.0, 0.0], [0.0, scale_y, 0.0]])
         return lambda batch: fixed.expand(len(batch["label"]), 2, 3).clone()
     if variant.startswith("centre_"):
-        alpha = float(variant.split("_", 1)[1])
-        return lambda batch: centre_crop_theta(len(batch["label"]), alpha)
+        fraction = short_side_fraction(float(variant.split("_", 1)[1]), frame_hw)
+        return lambda batch: centre_crop_theta(len(batch["label"]), fraction)
     if variant in ("oracle", "oracle_scale"):
         return lambda batch: oracle_theta(batch["box"], frame_hw, translate=variant == "oracle")
     raise ValueError(f"crop variant: unknown {variant!r}; expected one of {', '.join(CROP_VARIANTS)}")
@@ -156,11 +165,12 @@ def crop_theta_fn(variant: str, frame_hw, *, adaptive_scale=None, seed: int = 0)
 
 def evaluate_crops(model, test_set, num_videos: int, num_classes: int, frame_hw, *,
                    variants=CROP_VARIANTS, seed: int = 0, has_boxes: bool = True,
-                   **options) -> dict[str, dict]:
+                   adaptive_scale=None, **options) -> dict[str, dict]:
     """Evaluate a trained model with each inference-only crop; {variant: predictions}.
 
-    Two passes over the test set: every variant at once, then the centre crop at the adaptive
-    model's mean scale (which needs the first pass)."""
+    "centre_mean_adaptive" is a centre crop at ``adaptive_scale`` (sx, sy): the mean scale of an
+    adaptive model's θ, given for a baseline model; None takes this model's own mean θ (then
+    a second pass over the test set, after the first has measured it)."""
     wanted = [v for v in variants if has_boxes or not v.startswith("oracle")]
     first = {v: crop_theta_fn(v, frame_hw, seed=seed) for v in wanted
              if v != "centre_mean_adaptive"}
@@ -168,8 +178,8 @@ def evaluate_crops(model, test_set, num_videos: int, num_classes: int, frame_hw,
     results = evaluate_variants(model, test_set, num_videos, num_classes, first, desc="crops",
                                 **options)
     if "centre_mean_adaptive" in wanted:
-        fn = crop_theta_fn("centre_mean_adaptive", frame_hw,
-                           adaptive_scale=mean_scale(results["adaptive"]))
+        scale = adaptive_scale if adaptive_scale is not None else mean_scale(results["adaptive"])
+        fn = crop_theta_fn("centre_mean_adaptive", frame_hw, adaptive_scale=tuple(scale))
         results.update(evaluate_variants(model, test_set, num_videos, num_classes,
                                          {"centre_mean_adaptive": fn}, desc="mean crop", **options))
     return {v: results[v] for v in wanted}

@@ -35,13 +35,14 @@ from azlib.training.fit import fit
 from azlib.training.state import load_checkpoint, save_weights, seed_everything
 
 
-def train_run(spec: RunSpec, out_dir, *, crops: bool = False, progress: bool = True,
+def train_run(spec: RunSpec, out_dir, *, crops=False, progress: bool = True,
               on_epoch_end=None, ctx: Dist | None = None) -> dict:
     """Train and evaluate ``spec``, or reuse its finished record; returns its metrics.
 
-    Writes ``config.json`` first and ``metrics.json`` last; ``crops=True`` adds the Table 7 crop
+    Writes ``config.json`` first and ``metrics.json`` last; ``crops`` adds the Table 7 crop
     variants (``crops.json``, ``predictions_<variant>.npz``), computed from the saved weights
-    when the run itself is already finished.
+    when the run itself is already finished: ``True``, or the (sx, sy) mean scale of an adaptive
+    model for the centre crop at the mean adaptive ratio (a baseline's Table 7).
     """
     folder = records.run_dir(out_dir, spec)
     done = records.is_complete(folder)
@@ -86,10 +87,13 @@ def train_run(spec: RunSpec, out_dir, *, crops: bool = False, progress: bool = T
                 save_weights(folder / records.BACKBONE_WEIGHTS_FILE, getattr(model, "backbone", model).state_dict())
     if crops:
         crop_started = time.perf_counter()
+        adaptive_scale = tuple(crops) if isinstance(crops, (tuple, list)) else None
         variants = evaluate_crops(model, data.test, len(data.index.test), len(data.index.classes),
-                                  frame_hw, seed=spec.seed, has_boxes=spec.synthetic, **eval_options)
+                                  frame_hw, seed=spec.seed, has_boxes=spec.synthetic,
+                                  adaptive_scale=adaptive_scale, **eval_options)
         if ctx.main:
-            write_crops(folder, variants, data.test_names, time.perf_counter() - crop_started)
+            write_crops(folder, variants, data.test_names, time.perf_counter() - crop_started,
+                        adaptive_scale)
     # measured wall time: this call (data, training, evaluation) plus training before a resume
     metrics.setdefault("wall_time_s", round(time.perf_counter() - started
                                             + metrics.get("resumed_train_time_s", 0.0), 2))
@@ -213,9 +217,11 @@ def write_provenance(folder: Path, spec: RunSpec, check: DatasetCheck, ctx: Dist
         "excluded_videos": check.excluded(), "command": " ".join(sys.argv)})
 
 
-def write_crops(folder: Path, variants: dict, names: list[str], seconds: float) -> None:
+def write_crops(folder: Path, variants: dict, names: list[str], seconds: float,
+                adaptive_scale=None) -> None:
     for variant, predictions in variants.items():
         save_predictions(folder / f"predictions_{variant}.npz", predictions, names)
     write_json(folder / records.CROPS_FILE, {
         "variants": {v: accuracy(p) for v, p in variants.items()},
-        "mean_scale": list(mean_scale(variants["adaptive"])), "wall_time_s": round(seconds, 2)})
+        "mean_scale": list(mean_scale(variants["adaptive"])), "wall_time_s": round(seconds, 2),
+        "adaptive_scale": None if adaptive_scale is None else list(adaptive_scale)})

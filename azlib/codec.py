@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import av
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from azlib.errors import VideoError
@@ -186,17 +187,42 @@ def decode_rgb(
     min_frames: int = 1,
 ) -> np.ndarray:
     """Decode to uint8 RGB (T, H, W, 3); ``size=(H, W)`` resizes (area interpolation)."""
+    frames, _ = _decode(path, size, max_frames)
+    require_frames(path, len(frames), min_frames)
+    return np.stack(frames)
+
+
+def decode_clip(path: str | os.PathLike, indices, size: tuple[int, int] | None = None) -> tuple[np.ndarray | None, int]:
+    """The RGB frames at ``indices`` (increasing, repeats allowed), as :func:`decode_rgb` gives
+    them, and how many frames were decoded. Every frame up to the last index is decoded (a
+    P-frame needs its predecessors) but only the wanted ones are converted to RGB and resized:
+    the bulk of a clip's cost. ``None`` when the video ends before the last index."""
+    indices = np.asarray(indices, dtype=np.int64)
+    frames, decoded = _decode(path, size, int(indices[-1]) + 1, wanted=set(indices.tolist()))
+    if decoded <= indices[-1]:
+        return None, decoded
+    position = {index: n for n, index in enumerate(sorted(set(indices.tolist())))}
+    return np.stack([frames[position[int(i)]] for i in indices]), decoded
+
+
+def _decode(path, size, max_frames, wanted: set | None = None) -> tuple[list[np.ndarray], int]:
+    """(RGB frames, decoded count): every frame up to ``max_frames``, or only those in ``wanted``
+    converted. One scaler context for the whole video."""
     container, stream = open_video(path)
     state: dict = {}
     kwargs = {"format": "rgb24", "threads": 1}
     if size is not None:
         kwargs.update(height=int(size[0]), width=int(size[1]), interpolation="AREA")
+    reformatter = VideoReformatter()
+    frames, decoded = [], 0
     try:
-        frames = [f.to_ndarray(**kwargs) for f in read_frames(path, stream, container, max_frames, state)]
+        for index, frame in enumerate(read_frames(path, stream, container, max_frames, state)):
+            decoded += 1
+            if wanted is None or index in wanted:
+                frames.append(reformatter.reformat(frame, **kwargs).to_ndarray())
     finally:
         container.close()
-    require_frames(path, len(frames), min_frames)
-    return np.stack(frames)
+    return frames, decoded
 
 
 # --------------------------------------------------------------------------- re-encoding

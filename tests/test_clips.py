@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from azlib import store as store_module
-from azlib.codec import decode_rgb
+from azlib.codec import decode_clip, decode_rgb
 from azlib.datasets.clips import ClipDataset, clip_starts
 from azlib.datasets.splits import VideoRecord, load_index
 from azlib.datasets.synthetic import SynthSettings, generate, load_boxes
@@ -38,6 +38,17 @@ def test_clip_starts():
         clip_starts(9, 4, 3, 1)
     with pytest.raises(ValueError):
         clip_starts(10, 0, 1, 1)
+
+
+def test_decode_clip_converts_only_the_clips_frames_and_equals_decoding_all(index):
+    path = index.train[0].path
+    whole = decode_rgb(path, size=(30, 40))
+    indices = np.array([2, 5, 5, 8, len(whole) - 1])  # increasing, with a repeat, up to the last frame
+    frames, decoded = decode_clip(path, indices, size=(30, 40))
+    np.testing.assert_array_equal(frames, whole[indices])
+    assert decoded == len(whole)
+    # past the end: nothing, and how many frames there are (to pick the clip again)
+    assert decode_clip(path, np.array([0, len(whole)]), size=(30, 40)) == (None, len(whole))
 
 
 def test_test_clips_are_uniform_and_normalised(index, root):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from azlib.codec import decode_rgb, probe
+from azlib.codec import decode_clip, decode_rgb, probe
 from azlib.datasets.synthetic import frame_size, load_boxes
 from azlib.errors import ConfigError, DataError, VideoError
 from azlib.store import lnet_clip
@@ -109,14 +109,18 @@ class ClipDataset(Dataset):
         record = self.records[video]
         if self.train:
             # Decode only up to the clip's last frame; the header's frame count places the clip.
+            # Only the clip's frames are converted to RGB (decode_clip).
             indices = self.frame_indices(video, clip, probe(record.path).num_frames)
-            frames = decode_rgb(record.path, size=self.size, max_frames=int(indices[-1]) + 1)
-            if len(frames) <= indices[-1]:  # the header promised more frames than the file has
-                indices = self.frame_indices(video, clip, len(frames))
+            clip_rgb, decoded = decode_clip(record.path, indices, size=self.size)
+            if clip_rgb is None:  # the header promised more frames than the file has
+                indices = self.frame_indices(video, clip, decoded)
+                clip_rgb, decoded = decode_clip(record.path, indices, size=self.size)
+            frames = decoded
         else:
-            frames = self._frames(video)  # N clips spread over the whole video: decode it once
-            indices = self.frame_indices(video, clip, len(frames))
-        rgb = torch.from_numpy(np.ascontiguousarray(frames[indices])).permute(3, 0, 1, 2).float() / 255.0
+            whole = self._frames(video)  # N clips spread over the whole video: decode it once
+            indices = self.frame_indices(video, clip, len(whole))
+            clip_rgb, frames = whole[indices], len(whole)
+        rgb = torch.from_numpy(np.ascontiguousarray(clip_rgb)).permute(3, 0, 1, 2).float() / 255.0
         rgb = (rgb - self.mean) / self.std
         item = {"rgb": rgb, "label": int(record.label), "video": video, "clip": clip,
                 "lnet": torch.zeros(0), "box": torch.full((4,), float("nan"))}
@@ -125,7 +129,7 @@ class ClipDataset(Dataset):
             available = len(entry["pict_type"])
             if indices[-1] >= available:
                 raise DataError(f"{record.path}: LNet input has {available} frames, RGB has "
-                                f"{len(frames)}; the store entry is out of date (clear the cache)")
+                                f"{frames}; the store entry is out of date (clear the cache)")
             item["lnet"] = torch.from_numpy(np.ascontiguousarray(lnet_clip(entry, indices, self.modality)))
         if self.boxes_root is not None:
             item["box"] = torch.from_numpy(self.clip_box(video, indices))

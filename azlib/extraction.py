@@ -464,14 +464,6 @@ class _LNetFrames:
         return residual, mv, mv_magnitude
 
 
-def _normalised(image: np.ndarray) -> np.ndarray:
-    """Divide by the map's maximum and store as uint8 (x255)."""
-    peak = float(image.max())
-    if peak <= 0:
-        return np.zeros(image.shape, np.uint8)
-    return np.rint(image * (255.0 / peak)).astype(np.uint8)
-
-
 def _luma(frame: av.VideoFrame) -> np.ndarray:
     plane = frame.planes[0]
     return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]

@@ -106,7 +106,6 @@ TABLE_IDS = tuple(TABLES)
 CROP_LABELS = dict(paper.TABLE7_LABELS)
 SWAPPED_LABELS = {**{k: f"{v}, swapped into the adaptive model" for k, v in paper.TABLE7_LABELS.items()
                      if k != "adaptive"},
-                  "adaptive": "Adaptive (its own crop)",
                   "oracle": "Oracle box, swapped in at test", "oracle_scale": "Oracle scale (centred), swapped in at test"}
 DATASET_LABELS = {"synthactions": "SynthActions", "hmdb51": "HMDB51", "ucf101": "UCF101",
                   "kinetics_temporal": "Kinetics-32 Temporal", "kinetics_static": "Kinetics-32 Static"}

@@ -286,6 +286,20 @@ def run_specs(specs: list[RunSpec], out_dir, *, jobs: int = 1, crops=False,
     return trained
 
 
+def run_planned(planned: list[PlannedRun], out_dir, *, jobs: int = 1, progress: bool = True,
+                desc: str = "runs") -> int:
+    """Train what is missing of ``planned``: their pretraining runs first, then each distinct run
+    once (runs of several rows may share a key). Returns how many runs this process trained."""
+    pretrains = {records.run_key(p.pretrain): p.pretrain for p in planned if p.pretrain}
+    trained = run_specs(list(pretrains.values()), out_dir, jobs=jobs, progress=progress, desc="pretraining",
+                        labels=[f"pretraining {s.model.backbone}" for s in pretrains.values()])
+    unique: dict[str, PlannedRun] = {}
+    for p in planned:
+        unique.setdefault(records.run_key(p.spec), p)
+    return trained + run_specs([p.spec for p in unique.values()], out_dir, jobs=jobs, progress=progress,
+                               desc=desc, labels=[f"{p.row.key} seed {p.seed}" for p in unique.values()])
+
+
 def run_table(table_id, profile: Profile, out_dir, seeds=None, progress: bool = True,
               dry_run: bool = False, jobs: int | None = None, reuse_stale: bool | None = None) -> dict:
     """Run what is missing of one table, reuse the rest; write ``tables/table<id>.json``.

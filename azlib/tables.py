@@ -119,8 +119,7 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
                  "stale": sum(stale for _, stale in done)}
         if spec.crops and key == "baseline":  # the paper's rows: its crops, each against the adaptive crop
             adaptive = [r for _, r, _ in groups.get(("adaptive", dataset, split), []) if r is not None]
-            rows += _crop_rows(done, where, CROP_LABELS, against=by_seed(adaptive) if adaptive else None,
-                               skip=("adaptive",))
+            rows += _crop_rows(done, where, CROP_LABELS, against=by_seed(adaptive) if adaptive else None)
             continue
         figure = paper_figure(spec.id, row, dataset, split)
         entry = {"row": row.label, **where,
@@ -150,14 +149,15 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
     return frame
 
 
-def _crop_rows(done: list, where: dict, labels: dict, against: dict | None, skip=()) -> list[dict]:
-    """One row per crop variant the runs hold (``labels`` order), with the paper's figure and,
-    when ``against`` (per-seed predictions) is given, this crop − ``against``."""
+def _crop_rows(done: list, where: dict, labels: dict, against: dict | None) -> list[dict]:
+    """One row per fixed crop variant the runs hold (``labels`` order; the model's own crop,
+    "adaptive", is its own row), with the paper's figure and, when ``against`` (per-seed
+    predictions) is given, this crop − ``against``."""
     rows = []
     with_crops = [r for r, _ in done if r.crops]
     for variant, label in labels.items():
         got = [r.crops["variants"][variant] for r in with_crops if variant in r.crops["variants"]]
-        if variant in skip or not got:
+        if variant == "adaptive" or not got:
             continue
         figure = paper.TABLE7_CROPS.get(variant, (float("nan"),) * 2)
         entry = {"row": label, **where, "key": variant,
@@ -183,7 +183,7 @@ def swapped_crops(profile: Profile, out_dir, seeds=None) -> pd.DataFrame:
         where = {"key": "adaptive", "dataset": DATASET_LABELS.get(p.dataset, p.dataset), "split": p.split,
                  "stale": sum(stale for _, stale in done)}
         own = by_seed([r for r, _ in done])
-        rows = _crop_rows(done, where, SWAPPED_LABELS, against=own, skip=("adaptive",))
+        rows = _crop_rows(done, where, SWAPPED_LABELS, against=own)
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame = frame.set_index("row")

@@ -21,7 +21,7 @@ from azlib.config import Profile, parse_sets, with_overrides
 from azlib.errors import ConfigError
 from azlib.files import read_json, write_json
 from azlib.grid import plan, table_spec
-from azlib.runner import resolve, run_specs
+from azlib.runner import resolve, run_planned
 from azlib.settings import replace
 
 #: what a choice is scored by (never the test set's top1)
@@ -68,10 +68,7 @@ def tune(table_id, profile: Profile, out_dir, choices: list[dict], seed: int = 0
     table = table_spec(table_id)
     found = tuning_runs(table.id, profile, choices, seed, rows)
     planned = resolve([p for _, _, p in found], out_dir, progress=progress)
-    pretrains = {records.run_key(p.pretrain): p.pretrain for p in planned if p.pretrain}
-    run_specs(list(pretrains.values()), out_dir, jobs=jobs, progress=progress, desc="pretraining")
-    unique = {records.run_key(p.spec): p.spec for p in planned}
-    run_specs(list(unique.values()), out_dir, jobs=jobs, progress=progress, desc=f"tuning table {table.id}")
+    run_planned(planned, out_dir, jobs=jobs, progress=progress, desc=f"tuning table {table.id}")
     return score(table.id, [(row, choice, p) for (row, choice, _), p in zip(found, planned)], out_dir, seed)
 
 

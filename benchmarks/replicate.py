@@ -53,17 +53,6 @@ def planned_runs(profile, adaptive, out: Path, seeds) -> list:
     return planned
 
 
-def train(planned: list, out: Path, jobs: int, synth_seed: int) -> None:
-    """Every run (pretraining first), each under its lock, reusing finished ones."""
-    pretrains = {records.run_key(p.pretrain): p.pretrain for p in planned if p.pretrain}
-    runner.run_specs(list(pretrains.values()), out, jobs=jobs, desc="pretraining")
-    unique = {}
-    for p in planned:
-        unique.setdefault(records.run_key(p.spec), p)
-    runner.run_specs([p.spec for p in unique.values()], out, jobs=jobs, desc=f"draw {synth_seed}",
-                     labels=[f"{p.row.key} seed {p.seed}" for p in unique.values()])
-
-
 def _base_pretraining(planned, profile):
     """The adaptive row fine-tunes from the same pretraining run as the other rows: changes
     meant for the adaptive row never re-key (and so retrain) the pretraining."""
@@ -133,7 +122,8 @@ def main(argv=None) -> int:
     out = args.out or REPO_ROOT / "build" / "replicate" / f"{profile.name}-{args.synth_seed}"
     planned = planned_runs(profile, adaptive, out, seeds)
     if not args.report_only:
-        train(planned, out, args.jobs or profile.experiments.jobs, args.synth_seed)
+        runner.run_planned(planned, out, jobs=args.jobs or profile.experiments.jobs,
+                           desc=f"draw {args.synth_seed}")
     result = summarise(planned, out, profile, seeds)
     result["sets"], result["adaptive_sets"] = args.sets, args.adaptive_sets
     out.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ import yaml
 from azlib.datasets.splits import DATASETS
 from azlib.datasets.synthetic import SynthSettings
 from azlib.errors import ConfigError
-from azlib.settings import added, execution, parse, to_dict
+from azlib.settings import added, execution, parse, result_dict, to_dict
 from azlib.store import LNET_CHANNELS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -302,6 +302,30 @@ class RunSpec:
     @property
     def synthetic(self) -> bool:
         return self.dataset == "synthactions"
+
+    def decisive(self) -> dict:
+        """The settings that decide this run's numbers, as JSON values: :func:`result_dict` less
+        what the run never reads. A baseline (``model.zoom: none``) reads no LNet, θ or
+        extraction setting (:func:`azlib.models.az.build_model` builds a fixed crop from the
+        backbone settings and ``crop_alpha``; no store is read), so tuning the LNet leaves every
+        baseline's key, and its record, in place."""
+        out = result_dict(self)
+        if self.model.zoom == "none":
+            for name in BASELINE_UNREAD["model"]:
+                out["model"].pop(name, None)
+            for name in BASELINE_UNREAD["train"]:
+                out["train"].pop(name, None)
+            out.pop("extract", None)
+        return out
+
+
+#: settings a baseline (``model.zoom: none``) never reads, left out of its key (RunSpec.decisive)
+BASELINE_UNREAD = {
+    "model": ("lnet", "lnet_width", "lnet_input", "lnet_moments", "lnet_pretrained", "lnet_norm",
+              "theta_mode", "augment", "s_min", "init_scale", "augment_shear",
+              "augment_translation", "max_shear"),
+    "train": ("lnet_lr_mult",),
+}
 
 
 def run_spec(profile: Profile, overrides: Mapping | None = None, *, dataset: str | None = None,

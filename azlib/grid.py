@@ -99,6 +99,14 @@ TABLES = {
         Row("oracle_scale", "Oracle scale (centred), trained",
             {"model": BASELINE, "train": {"theta_source": "oracle_scale"}}, compare_to="centre"),
     ), synthetic_only=True),
+    # When does translation pay? The oracles on actors anywhere: box − scale is its headroom.
+    "oracle_u": Table("oracle_u", "Crops from the true figure box with actors anywhere (synth.placement: uniform)", (
+        Row("centre", "Centre crop", {"model": BASELINE}),
+        Row("oracle_scale", "Oracle scale (centred), trained",
+            {"model": BASELINE, "train": {"theta_source": "oracle_scale"}}, compare_to="centre"),
+        Row("oracle_box", "Oracle box, trained", {"model": BASELINE, "train": {"theta_source": "oracle"}},
+            compare_to="oracle_scale"),
+    ), overrides={"synth": {"placement": "uniform"}}, synthetic_only=True),
 }
 TABLE_IDS = tuple(TABLES)
 #: Table 7's crop variants as our tables name them: on the baseline (the paper's rows) and

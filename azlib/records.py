@@ -30,7 +30,6 @@ from pathlib import Path
 from azlib.config import RunSpec
 from azlib.files import digest, load_npz, read_json
 from azlib.provenance import RUN_CODE, fingerprint
-from azlib.settings import result_dict
 
 CONFIG_FILE = "config.json"
 PROVENANCE_FILE = "provenance.json"
@@ -45,8 +44,8 @@ RUN_REFERENCE = "run:"
 
 
 def spec_key(spec: RunSpec) -> str:
-    """12 hex digits naming the settings that decide the run's numbers."""
-    return digest(result_dict(spec))
+    """12 hex digits naming the settings that decide the run's numbers (RunSpec.decisive)."""
+    return digest(spec.decisive())
 
 
 def key_for(spec_key_: str, code: str | None = None) -> str:

@@ -92,6 +92,13 @@ def difference(base: dict[int, dict], ours: dict[int, dict]) -> dict:
                                 groups, seed=0)
 
 
+def row_difference(profile: Profile, out_dir, ours: tuple[str, str], base: tuple[str, str]) -> dict | None:
+    """``ours − base`` (each a (table, row key) pair whose runs test the same videos) as
+    :func:`difference` gives it; None while either row has no finished run of a shared seed."""
+    a, b = by_seed(row_runs(*ours, profile, out_dir)), by_seed(row_runs(*base, profile, out_dir))
+    return difference(b, a) if a.keys() & b.keys() else None
+
+
 def per_seed_text(result: dict) -> str:
     """The per-seed differences of :func:`difference`, as shown in tables and on the claims page."""
     return " / ".join(f"{d:+.1f}" for d in result["per_seed"])

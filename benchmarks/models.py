@@ -42,10 +42,10 @@ def settings(profile: str) -> list[dict]:
     common = dict(width=model.width, lnet=model.lnet, lnet_width=model.lnet_width,
                   frames=clip.frames, frame=frame, crop=clip.crop,
                   lnet_size=(frame[0] // scale, frame[1] // scale))
-    return [dict(common, backbone=name) for name in ("r3d_18", "r2plus1d_18", "x3d_xs")]
+    return [dict(common, backbone=name) for name in ("r3d_18", "r2plus1d_18", "x3d_m")]
 
 
-def bench(s: dict, batch: int, repeats: int, device: str) -> dict:
+def bench(s: dict, batch: int, repeats: int, device: str, amp_bf16: bool = False) -> dict:
     torch.manual_seed(0)
     backbone = build_backbone(s["backbone"], 51, s["width"]).to(device).train()
     lnet = build_lnet(s["lnet"], s["frames"], s["lnet_width"])
@@ -56,9 +56,9 @@ def bench(s: dict, batch: int, repeats: int, device: str) -> dict:
     lnet_input = torch.rand(batch, s["frames"], *s["lnet_size"], device=device)
     labels = torch.zeros(batch, dtype=torch.long, device=device)
 
-    times = step_times({"backbone": training_step(backbone, (cropped,), labels),
-                        "baseline": training_step(baseline, (rgb,), labels),
-                        "zoom": training_step(model, (rgb, lnet_input), labels)},
+    times = step_times({"backbone": training_step(backbone, (cropped,), labels, amp_bf16),
+                        "baseline": training_step(baseline, (rgb,), labels, amp_bf16),
+                        "zoom": training_step(model, (rgb, lnet_input), labels, amp_bf16)},
                        repeats=repeats, warmup=1, device=device)
     b, p, z = (times[name] / batch for name in ("backbone", "baseline", "zoom"))
     return {"backbone": s["backbone"], "width": s["width"] or "full",
@@ -74,15 +74,17 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="CPU intra-op threads")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--amp-bf16", action="store_true", help="bf16 autocast, as train.amp_bf16")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, {args.threads} threads"
-    print(f"forward+backward per clip, batch {args.batch}, median of {args.repeats}, {device_name}")
+    precision = "bf16 autocast" if args.amp_bf16 else "fp32"
+    print(f"forward+backward per clip, batch {args.batch}, median of {args.repeats}, {device_name}, {precision}")
     print(f"{'profile':8} {'backbone':12} {'width':>5} {'input':>11} {'lnet':>16} "
           f"{'backbone ms':>11} {'baseline ms':>11} {'zoom ms':>9} {'added %':>8}")
     for profile in args.profiles:
         for s in settings(profile):
-            r = bench(s, args.batch, args.repeats, args.device)
+            r = bench(s, args.batch, args.repeats, args.device, args.amp_bf16)
             print(f"{profile:8} {r['backbone']:12} {str(r['width']):>5} {r['input']:>11} {r['lnet']:>16} "
                   f"{r['backbone ms']:11.1f} {r['baseline ms']:11.1f} {r['zoom ms']:9.1f} "
                   f"{r['added %']:8.1f}", flush=True)

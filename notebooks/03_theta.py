@@ -25,6 +25,8 @@ data_root = None
 device = None
 
 # %% tags=["remove-cell"]
+from IPython.display import Markdown, display
+
 from azlib import report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
@@ -42,3 +44,15 @@ frame = report.show_table("4", cfg, out_dir)
 if cfg.dataset == "synthactions" and "4u" in cfg.experiments.tables:
     uniform = report.show_table("4u", cfg, out_dir,
                                 heading="### Beyond the paper: actors anywhere in the frame")
+
+# %% [markdown]
+# ### When does translation pay?
+#
+# Two oracles trained on the true figure boxes of the same videos (actors anywhere): one
+# zooms to the true scale but keeps the crop centred, the other also moves it onto the figure.
+# Their difference is the most that learning translation can add on this data.
+
+# %%
+if cfg.dataset == "synthactions" and "oracle_u" in cfg.experiments.tables:
+    oracles = report.show_table("oracle_u", cfg, out_dir, heading="#### {title}")
+    display(Markdown(report.translation_outcome(cfg, out_dir)))

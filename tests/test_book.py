@@ -83,9 +83,10 @@ def test_limitations_state_the_cpu_profiles_values():
     low, high = cpu.synth.figure_height
     assert f"between {low:g} and {high:g} of the frame height" in text
     assert f"within {cpu.synth.centre_offset:g} of the frame's centre" in text
-    test_actors = round(cpu.synth.actors * (1 - cpu.synth.train_fraction))
-    assert (f"{cpu.synth.actors} actors, split by actor into {cpu.synth.actors - test_actors} for "
-            f"training\nand {test_actors} for testing") in text
+    training = round(cpu.synth.actors * cpu.synth.train_fraction)
+    validation = round(training * cpu.validation)
+    assert (f"{cpu.synth.actors} actors, split by actor into {training - validation} for "
+            f"training, {validation} for validation\nand {cpu.synth.actors - training} for testing") in text
     videos = len(cpu.synth.classes) * cpu.synth.actors * cpu.synth.videos_per_actor_class
     assert f"{videos:,} videos" in text
     assert f"width {cpu.model.width}), {cpu.clip.crop}² inputs from {cpu.clip.resize[0]}×{cpu.clip.resize[1]}" in text

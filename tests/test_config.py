@@ -86,18 +86,63 @@ def test_validation_is_keyed_only_when_set_so_published_keys_stay():
 
     published = [json.loads(p.read_text()) for p in sorted((REPO_ROOT / "results" / "cpu" / "runs").glob("*/provenance.json"))]
     configs = {p["spec_key"]: json.loads((REPO_ROOT / "results" / "cpu" / "runs" / p["key"] / "config.json").read_text())
-               for p in published[:5]}
-    assert configs
+               for p in published}
+    configs = {k: c for k, c in configs.items() if c["model"]["zoom"] == "adaptive" and c["kind"] == "train"}
+    assert len(configs) >= 5
     from azlib.config import RunSpec
     from azlib.settings import parse
     for key, config in configs.items():
         config.pop("validation", None)
         assert records.spec_key(parse(RunSpec, config, "run")) == key
     cpu = load_profile("cpu")
-    base = run_spec(cpu)
+    base = run_spec(with_overrides(cpu, {"validation": 0.0}))
     held = run_spec(with_overrides(cpu, {"validation": 0.2}))
     assert base.validation == 0.0 and "validation" not in result_dict(base)
     assert held.validation == 0.2 and records.spec_key(held) != records.spec_key(base)
     assert run_spec(with_overrides(cpu, {"validation": 0.2}), kind="pretrain").validation == 0.0
     with pytest.raises(ConfigError, match="validation"):
         run_spec(with_overrides(cpu, {"validation": 1.0}))
+
+
+def test_a_baseline_is_keyed_only_by_what_it_reads():
+    """A baseline (model.zoom: none) builds a fixed crop and reads no store: LNet, θ and extraction
+    settings leave its key alone (so per-row LNet tuning keeps its records) and its model and
+    optimiser are the same; an adaptive run is keyed by all of them."""
+    import torch
+
+    from azlib.config import BASELINE_UNREAD
+    from azlib.models.az import build_model
+    from azlib.training.fit import param_groups
+    from azlib.training.run import reads_lnet_input
+
+    cpu = load_profile("cpu")
+    changes = {"model": {"lnet": "efficientnet_b0", "lnet_width": 4, "lnet_input": "mv", "lnet_moments": False,
+                         "lnet_norm": "sample", "theta_mode": "all", "augment": False, "s_min": 0.5,
+                         "init_scale": 1.0, "augment_shear": 0.2, "augment_translation": 0.2, "max_shear": 0.1},
+               "train": {"lnet_lr_mult": 7.0}, "extract": {"scale": 2}}
+    changes["model"]["lnet_pretrained"] = "lnet.pt"
+    assert set(changes["model"]) == set(BASELINE_UNREAD["model"]) and set(changes["train"]) == set(BASELINE_UNREAD["train"])
+    base = run_spec(with_overrides(cpu, {"model": {"zoom": "none"}}))
+    moved = run_spec(with_overrides(cpu, {**changes, "model": {**changes["model"], "zoom": "none"}}))
+    assert records.spec_key(base) == records.spec_key(moved)
+    assert not reads_lnet_input(base) and not reads_lnet_input(moved)
+    for setting in ({"model": {"crop_alpha": 0.5}}, {"model": {"backbone": "r2plus1d_18"}}, {"train": {"lr": 0.01}},
+                    {"clip": {"crop": 40}}):
+        assert records.spec_key(run_spec(with_overrides(cpu, {**setting, "model": {
+            "zoom": "none", **setting.get("model", {})}}))) != records.spec_key(base), setting
+    built = []
+    for spec in (base, moved):
+        torch.manual_seed(0)
+        kwargs = {k: v for k, v in to_dict(spec.model).items() if k != "pretrained"}
+        model = build_model(num_classes=10, crop=spec.clip.crop, frames=spec.clip.frames,
+                            frame_size=tuple(spec.clip.resize), **kwargs)
+        groups = param_groups(model, spec.train.lr, spec.train.lnet_lr_mult)
+        built.append((model.state_dict(), [(g.get("name"), g["lr"], len(g["params"])) for g in groups]))
+    assert built[0][1] == built[1][1] and built[0][0].keys() == built[1][0].keys()
+    assert all(torch.equal(built[0][0][k], built[1][0][k]) for k in built[0][0])
+    adaptive = run_spec(cpu)
+    assert adaptive.model.zoom == "adaptive"
+    for section, values in changes.items():
+        for name, value in values.items():
+            other = run_spec(with_overrides(cpu, {section: {name: value}}))
+            assert records.spec_key(other) != records.spec_key(adaptive), (section, name)

@@ -97,7 +97,7 @@ def _fake_train_run(calls):
         folder = records.run_dir(out_dir, spec)
         rng = np.random.default_rng(spec.seed)
         labels = np.arange(40) % 4
-        right = 0.5 + (0.3 if spec.model.zoom == "adaptive" else 0.0)
+        right = 0.5 + (0.3 if spec.model.zoom == "adaptive" else 0.0) + (0.3 if spec.train.theta_source == "oracle" else 0.0)
         correct = rng.random(40) < right
         scores = np.eye(4)[np.where(correct, labels, (labels + 1) % 4)]
         files.write_json(folder / records.CONFIG_FILE, to_dict(spec))
@@ -264,3 +264,19 @@ def test_a_lock_is_exclusive_refreshed_and_broken_only_when_stale(tmp_path, monk
     taker = runner.RunLock(tmp_path / "run")
     assert taker.is_stale() and taker.acquire()
     taker.release()
+
+
+def test_translation_outcome_compares_the_learned_translation_with_the_oracles_headroom(tmp_path, fake_training):
+    """Chapter 03's answer: headroom = oracle box − oracle scale on actors anywhere (oracle_u),
+    learned = Table 4u's scale+translation − scale; both tables test the same videos."""
+    from azlib import report
+
+    cfg = _cpu(experiments={"seeds": [0, 1]})
+    assert report.translation_outcome(cfg, tmp_path).startswith("The oracles on actors anywhere")
+    runner.run_table("oracle_u", cfg, tmp_path, progress=False)
+    runner.run_table("4u", cfg, tmp_path, progress=False)
+    assert {p.spec.synth.placement for p in grid.plan("oracle_u", cfg) + grid.plan("4u", cfg)} == {"uniform"}
+    text = report.translation_outcome(cfg, tmp_path)
+    # the fake's box oracle is right 30 points more often; its adaptive runs do not depend on θ's mode
+    assert "headroom for translation" in text and "does not reliably capture it" in text, text
+    assert "per seed" in text

@@ -127,11 +127,15 @@ def step_times(steps: Mapping[str, Callable[[], None]], repeats: int = 5, warmup
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def training_step(model: nn.Module, inputs: Sequence, labels) -> Callable[[], None]:
-    """A step function for :func:`step_times`: forward ``model(*inputs)``, cross-entropy, backward."""
+def training_step(model: nn.Module, inputs: Sequence, labels, amp_bf16: bool = False) -> Callable[[], None]:
+    """A step function for :func:`step_times`: forward ``model(*inputs)``, cross-entropy, backward;
+    the forward under bf16 autocast when ``amp_bf16`` (as ``train.amp_bf16`` runs it)."""
+    device_type = labels.device.type
+
     def step():
         model.zero_grad(set_to_none=True)
-        out = model(*inputs)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp_bf16):
+            out = model(*inputs)
         logits = out["logits"] if isinstance(out, dict) else out
         nn.functional.cross_entropy(logits, labels).backward()
     return step

@@ -160,6 +160,10 @@ class ExperimentSettings:
     # per-row changes chosen on the validation set ("<table>/<row key>" -> {section: {key: value}};
     # `python -m azlib tune` scores the candidates and prints this mapping)
     row_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # robustness (SynthActions): the oracle table again on other draws of the generator (these
+    # synth seeds), trained with these training seeds (empty: ``seeds``)
+    draws: tuple[int, ...] = ()
+    draw_seeds: tuple[int, ...] = ()
     jobs: int = execution(1)            # runs trained side by side, one process each
     reuse_stale: bool = execution(False)   # use records of other code (marked stale) instead of retraining
     data_roots: dict[str, str] = execution(default_factory=dict)  # a folder per dataset
@@ -170,6 +174,8 @@ class ExperimentSettings:
             raise ConfigError(f"experiments.jobs: {self.jobs} must be a positive integer")
         if not self.seeds:
             raise ConfigError("experiments.seeds: give at least one seed")
+        if len(set(self.draws)) != len(self.draws):
+            raise ConfigError(f"experiments.draws: {list(self.draws)} names a draw twice")
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,20 @@ class Profile:
                 raise ConfigError("pretrain.synth.seed: must differ from synth.seed, or "
                                   "SynthActions-Pretrain would reuse the main set's actors")
             pretrain_synth(self)  # its changes are checked now, not at the first run
+        if self.experiments.draws and self.dataset != "synthactions":
+            raise ConfigError("experiments.draws: other draws are SynthActions generator seeds; "
+                              f"dataset is {self.dataset!r}")
+        if self.synth.seed in self.experiments.draws:
+            raise ConfigError(f"experiments.draws: {self.synth.seed} is synth.seed, the main draw itself")
+
+
+def draw_profile(profile: Profile, synth_seed: int, seeds=None) -> Profile:
+    """``profile`` on another draw of SynthActions (generator seed ``synth_seed``), trained with
+    ``seeds`` (default: ``experiments.draw_seeds``, else ``experiments.seeds``). Its pretraining
+    is the same run: SynthActions-Pretrain has its own seed."""
+    seeds = tuple(seeds or profile.experiments.draw_seeds or profile.experiments.seeds)
+    return with_overrides(profile, {"synth": {"seed": synth_seed},
+                                    "experiments": {"seeds": list(seeds), "draws": []}})
 
 
 def pretrain_synth(profile: Profile) -> SynthSettings:

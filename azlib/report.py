@@ -16,7 +16,7 @@ import torch
 
 from azlib import grid, paper, records
 from azlib.codec import decode_rgb
-from azlib.config import REPO_ROOT, Profile, load_profile, run_spec
+from azlib.config import REPO_ROOT, Profile, draw_profile, load_profile, run_spec
 from azlib.datasets.check import DatasetCheck
 from azlib.datasets.splits import DATASET_CLASSES
 from azlib.datasets.synthetic import load_boxes
@@ -30,7 +30,8 @@ from azlib.runner import run_table
 from azlib.settings import replace, to_dict
 from azlib.stats import t_interval
 from azlib.store import LNET_CHANNELS
-from azlib.tables import per_seed_text, planned_records, row_difference, save_table, swapped_crops, table
+from azlib.tables import (draw_summary, per_seed_text, planned_records, row_difference, save_table,
+                          swapped_crops, table)
 from azlib.training.run import check_data, lnet_store
 from azlib.viz import flow_to_rgb
 
@@ -302,6 +303,47 @@ def translation_outcome(profile: Profile, out_dir) -> str:
     return text + ("The headroom is real but the learned translation does not reliably capture it; "
                    "what limits it (the LNet's read-out of position, the sampler's gradient when a crop "
                    "misses the figure, θ's bounds) is not measured here.")
+
+
+# --- robustness: other draws -------------------------------------------------------------------
+
+#: the robustness table's lines, in order (row of the oracle table, what is shown)
+_DRAW_LINES = (("centre", "top1", "Centre crop, top-1 %"), ("adaptive", "top1", "Adaptive zoom, top-1 %"),
+               ("oracle_scale", "top1", "Oracle scale (centred), trained, top-1 %"),
+               ("oracle_box", "top1", "Oracle box, trained, top-1 %"),
+               ("adaptive", "diff", "AZ − centre [95 %]"), ("adaptive", "per_seed", "AZ − centre per seed"),
+               ("oracle_scale", "diff", "Oracle scale − centre [95 %]"),
+               ("oracle_box", "diff", "Oracle box − centre [95 %]"))
+
+
+def robustness(profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame:
+    """The oracle table on the main draw and on every draw of ``experiments.draws`` (trained
+    here when missing), one column per draw: each row's top-1, AZ's and the oracles' gains over
+    the centre crop with their intervals, and the share of the scale-only headroom AZ captures.
+    Saved as ``tables/robustness.csv``."""
+    draws = [("main draw", profile)] + [(f"draw {seed}", draw_profile(profile, seed))
+                                        for seed in profile.experiments.draws]
+    columns = {}
+    for name, drawn in draws:
+        run_table("oracle", drawn, out_dir, progress=progress)
+        summary = draw_summary(drawn, out_dir)
+        column = {}
+        for key, what, label in _DRAW_LINES:
+            row = summary["rows"][key]
+            if what == "top1":
+                column[label] = f"{row['top1']:.1f}" if row["top1_per_seed"] else "—"
+            elif what == "diff":
+                column[label] = _cell(row["diff"], row["lo"], row["hi"]) if "diff" in row else "—"
+            else:
+                column[label] = " / ".join(f"{d:+.1f}" for d in row["per_seed"]) if "diff" in row else "—"
+        share = summary.get("headroom_share")
+        column["share of the scale-only headroom AZ captures"] = "—" if share is None else f"{100 * share:.0f} %"
+        column["synth seed; training seeds"] = (f"{summary['synth_seed']}; "
+                                                f"{', '.join(map(str, summary['seeds']))}")
+        columns[name] = column
+    frame = pd.DataFrame(columns)
+    save_frame(frame, out_dir, "robustness")
+    return frame
 
 
 # --- Fig. 2 -----------------------------------------------------------------------------------

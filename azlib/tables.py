@@ -99,6 +99,34 @@ def row_difference(profile: Profile, out_dir, ours: tuple[str, str], base: tuple
     return difference(b, a) if a.keys() & b.keys() else None
 
 
+#: the oracle table's rows as the robustness summary names them, against its centre crop
+DRAW_ROWS = ("centre", "adaptive", "oracle_scale", "oracle_box")
+
+
+def draw_summary(profile: Profile, out_dir, runs: dict | None = None) -> dict:
+    """The oracle table on ``profile``'s draw of SynthActions, as the robustness section reads
+    it: per row the top-1 per seed and its mean; against the centre crop the difference with its
+    seed × actor × video interval and per-seed differences; and the share of the scale-only
+    oracle's headroom (oracle scale − centre) that adaptive zooming captures. ``runs``: the
+    records of each row when they are not the profile's own (``benchmarks/replicate.py``)."""
+    if runs is None:
+        runs = {key: row_runs("oracle", key, profile, out_dir) for key in DRAW_ROWS}
+    base = by_seed(runs["centre"])
+    result = {"synth_seed": profile.synth.seed, "profile": profile.name,
+              "seeds": list(profile.experiments.seeds), "rows": {}}
+    for key, found in runs.items():
+        top1 = {int(r.config["seed"]): r.metrics["top1"] for r in found}
+        row = {"top1_per_seed": top1, "top1": float(np.mean(list(top1.values()))) if top1 else float("nan")}
+        if key != "centre" and found and base and by_seed(found).keys() & base.keys():
+            diff = difference(base, by_seed(found))
+            row.update(diff=diff["diff"], lo=diff["lo"], hi=diff["hi"], per_seed=list(diff["per_seed"]))
+        result["rows"][key] = row
+    rows = result["rows"]
+    if "diff" in rows["adaptive"] and "diff" in rows["oracle_scale"] and rows["oracle_scale"]["diff"] > 0:
+        result["headroom_share"] = rows["adaptive"]["diff"] / rows["oracle_scale"]["diff"]
+    return result
+
+
 def per_seed_text(result: dict) -> str:
     """The per-seed differences of :func:`difference`, as shown in tables and on the claims page."""
     return " / ".join(f"{d:+.1f}" for d in result["per_seed"])

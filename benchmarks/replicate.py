@@ -34,7 +34,6 @@ from azlib.grid import plan, pretrain_spec  # noqa: E402
 from azlib.settings import replace  # noqa: E402
 
 TABLE = "oracle"
-BASE = "centre"
 
 
 def profiles(name: str, synth_seed: int, sets: list[str], adaptive_sets: list[str]):
@@ -63,27 +62,14 @@ def _base_pretraining(planned, profile):
     return dataclasses.replace(planned, spec=replace(planned.spec, "run", model=model), pretrain=pre)
 
 
-def summarise(planned: list, out: Path, profile, seeds) -> dict:
-    """Per row: top-1 per seed and mean; against the centre crop: the difference, its interval,
-    per-seed differences; the adaptive row's share of the scale-only headroom."""
-    runs = {key: [] for key in ("centre", "adaptive", "oracle_scale", "oracle_box")}
+def summarise(planned: list, out: Path, profile) -> dict:
+    """:func:`azlib.tables.draw_summary` of the planned runs (the adaptive row possibly changed)."""
+    runs = {key: [] for key in tables.DRAW_ROWS}
     for p in planned:
         found = runner.find_record(p.spec, out).record
         if found is not None:
             runs[p.row.key].append(found)
-    result = {"synth_seed": profile.synth.seed, "profile": profile.name, "seeds": list(seeds), "rows": {}}
-    base = tables.by_seed(runs[BASE])
-    for key, found in runs.items():
-        top1 = {int(r.config["seed"]): r.metrics["top1"] for r in found}
-        row = {"top1_per_seed": top1, "top1": sum(top1.values()) / len(top1) if top1 else float("nan")}
-        if key != BASE and found and base:
-            diff = tables.difference(base, tables.by_seed(found))
-            row.update(diff=diff["diff"], lo=diff["lo"], hi=diff["hi"], per_seed=list(diff["per_seed"]))
-        result["rows"][key] = row
-    rows = result["rows"]
-    if "diff" in rows["adaptive"] and "diff" in rows["oracle_scale"] and rows["oracle_scale"]["diff"] > 0:
-        result["headroom_share"] = rows["adaptive"]["diff"] / rows["oracle_scale"]["diff"]
-    return result
+    return tables.draw_summary(profile, out, runs=runs)
 
 
 def report(result: dict) -> str:
@@ -124,7 +110,8 @@ def main(argv=None) -> int:
     if not args.report_only:
         runner.run_planned(planned, out, jobs=args.jobs or profile.experiments.jobs,
                            desc=f"draw {args.synth_seed}")
-    result = summarise(planned, out, profile, seeds)
+    result = summarise(planned, out, profile)
+    result["seeds"] = seeds
     result["sets"], result["adaptive_sets"] = args.sets, args.adaptive_sets
     out.mkdir(parents=True, exist_ok=True)
     (out / "replicate.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -71,3 +71,18 @@ viz.show_figure(fig, out_dir, "09_claims_forest")
 
 # %%
 claims.verdicts(checked).style.hide(axis="index")
+
+# %% [markdown]
+# ## Another draw of actors
+#
+# The intervals above count seeds, test actors and videos of one draw of SynthActions. Would the
+# central comparison survive another draw? The oracle table (centre crop, adaptive zoom, and
+# the crops of the true figure box, trained) is trained again on other draws of the generator
+# (`experiments.draws`, seeds drawn after the protocol was frozen, no choice made on them) with
+# other training seeds (`experiments.draw_seeds`). `benchmarks/replicate.py --synth-seed N`
+# runs the same on any draw.
+
+# %%
+if cfg.dataset == "synthactions" and cfg.experiments.draws:
+    draws = report.robustness(cfg, out_dir)
+    display(draws)

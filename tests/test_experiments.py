@@ -280,3 +280,24 @@ def test_translation_outcome_compares_the_learned_translation_with_the_oracles_h
     # the fake's box oracle is right 30 points more often; its adaptive runs do not depend on θ's mode
     assert "headroom for translation" in text and "does not reliably capture it" in text, text
     assert "per seed" in text
+
+
+def test_robustness_trains_the_oracle_table_on_each_draw_with_its_own_seeds(tmp_path, fake_training):
+    from azlib import report
+    from azlib.config import draw_profile
+
+    cfg = _cpu(experiments={"seeds": [0], "draws": [77, 78], "draw_seeds": [5, 6]})
+    drawn = draw_profile(cfg, 77)
+    assert drawn.synth.seed == 77 and drawn.experiments.seeds == (5, 6) and drawn.experiments.draws == ()
+    frame = report.robustness(cfg, tmp_path, progress=False)
+    assert list(frame.columns) == ["main draw", "draw 77", "draw 78"]
+    assert frame.loc["synth seed; training seeds", "draw 78"] == "78; 5, 6"
+    assert frame.loc["synth seed; training seeds", "main draw"] == f"{cfg.synth.seed}; 0"
+    assert frame.loc["AZ − centre per seed", "draw 77"].count("/") == 1
+    assert (tmp_path / "tables" / "robustness.csv").exists()
+    trained = {(c["synth"]["seed"], c["seed"]) for c in
+               (files.read_json(p) for p in (tmp_path / "runs").glob("*/config.json")) if c["kind"] == "train"}
+    assert trained == {(cfg.synth.seed, 0), (77, 5), (77, 6), (78, 5), (78, 6)}
+    assert len(fake_training) == 4 * 5  # four rows per (draw, seed)
+    with pytest.raises(ConfigError, match="experiments.draws"):
+        _cpu(experiments={"draws": [cfg.synth.seed]})

@@ -184,6 +184,8 @@ def present(frame: pd.DataFrame, dataset_label: str | None = None, classes: int 
             for r in frame.itertuples()]
     if "diff_per_seed" in frame:
         shown["Δ per seed"] = [v if isinstance(v, str) else "–" for v in frame["diff_per_seed"]]
+    if "chosen" in frame and frame["chosen"].fillna("").astype(bool).any():
+        shown["chosen on validation"] = [v if isinstance(v, str) and v else "–" for v in frame["chosen"]]
     if "stale" in frame and frame["stale"].sum():
         shown["stale seeds"] = frame["stale"]
     # the rows' name heads the label column (no second header row holding only it)
@@ -195,7 +197,7 @@ def present(frame: pd.DataFrame, dataset_label: str | None = None, classes: int 
 #: what the rows of each table are (the header of their column)
 TABLE_ROW_NAMES = {"1": "backbone", "2": "backbone", "3": "backbone", "4": "θ parameters",
                    "4u": "θ parameters", "5": "θ augmentation", "6": "LNet input", "7": "inference crop",
-                   "oracle": "crop"}
+                   "oracle": "crop", "oracle_u": "crop"}
 
 
 def run_and_tabulate(table_id, profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame:

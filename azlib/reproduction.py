@@ -159,7 +159,7 @@ def page(report: dict) -> str:
     return "\n".join(lines)
 
 
-PUBLISHED_FOLDERS = ("runs", "tables", "notebooks", "figures")
+PUBLISHED_FOLDERS = ("runs", "tables", "notebooks", "figures", "tuning")
 
 
 def publish(reproduced, published) -> list[Path]:

@@ -176,3 +176,14 @@ def result_dict(obj) -> dict:
             continue
         out[f.name] = result_dict(value) if dataclasses.is_dataclass(value) else _plain(value)
     return out
+
+
+def flat_text(nested: Mapping, prefix: str = "") -> str:
+    """``{'train': {'lnet_lr_mult': 1.0}}`` -> ``'train.lnet_lr_mult=1.0'`` (space-separated)."""
+    parts = []
+    for key, value in nested.items():
+        if isinstance(value, Mapping):
+            parts.append(flat_text(value, f"{prefix}{key}."))
+        else:
+            parts.append(f"{prefix}{key}={value}")
+    return " ".join(p for p in parts if p)

@@ -16,9 +16,11 @@ import pandas as pd
 from azlib import paper
 from azlib.config import Profile
 from azlib.files import atomic_path
-from azlib.grid import CROP_LABELS, DATASET_LABELS, SWAPPED_LABELS, PlannedRun, Row, plan, table_spec
+from azlib.grid import (CROP_LABELS, DATASET_LABELS, SWAPPED_LABELS, PlannedRun, Row, plan, row_settings,
+                        table_spec)
 from azlib.records import RunRecord, load_predictions
 from azlib.runner import find_record, resolve
+from azlib.settings import flat_text
 from azlib.stats import accuracy_interval, seed_group_bootstrap, video_groups
 from azlib.training.evaluate import correct
 
@@ -157,6 +159,7 @@ def table(table_id, profile: Profile, out_dir, seeds=None, reuse_stale: bool | N
             rows += _crop_rows(done, where, CROP_LABELS, against=by_seed(adaptive) if adaptive else None)
             continue
         figure = paper_figure(spec.id, row, dataset, split)
+        where["chosen"] = flat_text(row_settings(profile, spec, row))  # chosen on validation
         entry = {"row": row.label, **where,
                  **_summary([r.metrics["top1"] for r, _ in done], [r.metrics["top5"] for r, _ in done]),
                  "paper_top1": figure[0], "paper_top5": figure[1]}

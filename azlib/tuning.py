@@ -14,15 +14,16 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from azlib import records
-from azlib.config import Profile, parse_sets, with_overrides
+from azlib.config import REPO_ROOT, Profile, parse_sets, with_overrides
 from azlib.errors import ConfigError
 from azlib.files import read_json, write_json
 from azlib.grid import plan, table_spec
 from azlib.runner import resolve, run_planned
-from azlib.settings import replace
+from azlib.settings import flat_text, replace
 
 #: what a choice is scored by (never the test set's top1)
 SCORE = "validation_top1"
@@ -102,16 +103,27 @@ def report(result: dict) -> str:
     for row, entry in result["rows"].items():
         for c in entry["candidates"]:
             mark = "*" if c["settings"] == entry["chosen"] else " "
-            lines.append(f" {mark} {row:20s} {_flat(c['settings']):45s} {c[SCORE]:6.1f}")
+            lines.append(f" {mark} {row:20s} {flat_text(c['settings']) or '(profile)':45s} {c[SCORE]:6.1f}")
     return "\n".join(lines)
 
 
-def _flat(nested: dict, prefix: str = "") -> str:
-    parts = []
-    for key, value in nested.items():
-        if isinstance(value, dict):
-            parts.append(_flat(value, f"{prefix}{key}."))
-        else:
-            parts.append(f"{prefix}{key}={value}")
-    return " ".join(parts) or "(profile)"
+def find_scores(out_dir, profile_name: str = "cpu") -> Path:
+    """The tuning scores of ``out_dir``, else the published ones (``make reproduce`` recomputes
+    the grid, whose runs include each chosen candidate, not the candidates that lost)."""
+    own = Path(out_dir) / "tuning"
+    return own if any(own.glob("table*.json")) else REPO_ROOT / "results" / profile_name / "tuning"
 
+
+def scores_frame(folder) -> pd.DataFrame:
+    """Every tuned row's candidates with their validation top-1 and the chosen one, from the
+    ``table<id>.json`` files in ``folder`` (empty when there are none)."""
+    rows = []
+    for path in sorted(Path(folder).glob("table*.json")):
+        result = read_json(path)
+        for row, entry in result["rows"].items():
+            for c in entry["candidates"]:
+                rows.append({"table": result["table"], "row": row, "candidate": flat_text(c["settings"]) or "(profile)",
+                             "validation top-1 %": round(c[SCORE], 1),
+                             "chosen": "yes" if c["settings"] == entry["chosen"] else "",
+                             "seed": result["seed"]})
+    return pd.DataFrame(rows, columns=["table", "row", "candidate", "validation top-1 %", "chosen", "seed"])

@@ -28,9 +28,11 @@ data_root = None
 device = None
 
 # %% tags=["remove-cell"]
+from pathlib import Path
+
 from IPython.display import Markdown, display
 
-from azlib import calibration, report, viz
+from azlib import calibration, report, tuning, viz
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
@@ -160,12 +162,31 @@ else:
     display(Markdown(f"No attempts record at `{attempts_file}`."))
 
 # %% [markdown]
+# ## Choices on validation actors
+#
+# Each zooming row's LNet learning rate was chosen per row from the same short list, one
+# training seed, scored on the validation actors only (held out of training, disjoint from
+# the test actors); the grid then trained every row with its choice (`experiments.row_settings`
+# in the profile, shown beside each row of the tables).
+
+# %%
+scores_folder = tuning.find_scores(out_dir, cfg.name)
+scores = tuning.scores_frame(scores_folder)
+if scores.empty:
+    display(Markdown("No tuning scores recorded for this profile."))
+else:
+    whose = "this build's" if scores_folder == Path(out_dir) / "tuning" else "the published"
+    display(Markdown(f"Validation top-1 of every candidate ({whose} `tuning/` records)."))
+    display(scores.style.hide(axis="index"))
+
+# %% [markdown]
 # ## The protocol log
 #
 # Each version of the cpu protocol (and each re-run of its grid): what changed, what the choice
 # was scored on, whether test numbers had been seen before it, and whether its grid was
-# published (`results/cpu/calibration/protocol.jsonl`). Every choice so far was scored on the
-# test actors of the one draw the tables report: their numbers are not held-out estimates.
+# published (`results/cpu/calibration/protocol.jsonl`). Versions 1-3 were scored on the test
+# actors of an earlier draw; version 5 draws SynthActions anew and makes its choices on
+# validation actors.
 
 # %%
 display(calibration.load_protocol(calibration.find_protocol(out_dir)))

@@ -71,3 +71,12 @@ def test_tuning_chooses_on_validation_and_never_reads_the_test_set(tmp_path):
     (folder / records.METRICS_FILE).write_text(json.dumps(metrics))
     assert tuning.score("5", found, tmp_path, seed=0)["rows"]["augment"]["chosen"] == choice
     assert "5/augment" in tuning.row_settings_yaml(again)
+    # chapter 10's table of the scores: every candidate of every row, the chosen one marked
+    frame = tuning.scores_frame(tuning.find_scores(tmp_path, "smoke"))
+    assert len(frame) == 4 and set(frame["row"]) == {"no_augment", "augment"}
+    last = json.loads((tmp_path / "tuning" / "table5.json").read_text())
+    chosen = frame[frame["chosen"] == "yes"]
+    assert sorted(chosen["row"]) == ["augment", "no_augment"]
+    assert chosen["candidate"].tolist() == [f"train.lnet_lr_mult={last['rows'][r]['chosen']['train']['lnet_lr_mult']}"
+                                            for r in chosen["row"]]
+    assert tuning.scores_frame(tmp_path / "nowhere").empty

@@ -1,12 +1,14 @@
 """Forward+backward time per clip of each backbone with and without adaptive zooming.
 
     .venv/bin/python benchmarks/models.py [--profiles paper cpu] [--repeats 3] [--device cpu]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/models.py --profiles cpu --batch 16 --threads 1 [--amp-bf16]
 
 "backbone": the backbone alone on an already cropped clip; "baseline": FixedCrop (a random crop
 through the same sampler, the baseline's real training step); "zoom": AdaptiveZoom (LNet + θ head
 + sampler + backbone). "added %" = zoom over baseline. Sizes: the paper's (R3D / R(2+1)D
 16x112² from 128x171, X3D-M 16x224² from 256x342, EfficientNet-B0 LNet on 16x64x86 residuals)
-and the cpu profile's (params/cpu.yaml: clip and model sections). Goal: zooming adds <= 5 %.
+and the cpu profile's (params/cpu.yaml: clip and model sections; X3D-M as its grid uses it).
+``--amp-bf16``: every arm under bf16 autocast. Goal: zooming adds <= 5 %.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ if cfg.dataset == "synthactions" and "4u" in cfg.experiments.tables:
                                 heading="### Beyond the paper: actors anywhere in the frame")
 
 # %% [markdown]
-# ### When does translation pay?
+# ## When does translation pay?
 #
 # Two oracles trained on the true figure boxes of the same videos (actors anywhere): one
 # zooms to the true scale but keeps the crop centred, the other also moves it onto the figure.
@@ -54,5 +54,5 @@ if cfg.dataset == "synthactions" and "4u" in cfg.experiments.tables:
 
 # %%
 if cfg.dataset == "synthactions" and "oracle_u" in cfg.experiments.tables:
-    oracles = report.show_table("oracle_u", cfg, out_dir, heading="#### {title}")
+    oracles = report.show_table("oracle_u", cfg, out_dir, heading="### {title}")
     display(Markdown(report.translation_outcome(cfg, out_dir)))

@@ -94,7 +94,15 @@ def score(table_id: str, found: list[tuple], out_dir, seed: int) -> dict:
 def row_settings_yaml(result: dict) -> str:
     """The choices as the profile's ``experiments.row_settings`` mapping (YAML)."""
     chosen = {f"{result['table']}/{row}": entry["chosen"] for row, entry in result["rows"].items()}
-    return yaml.safe_dump({"experiments": {"row_settings": chosen}}, sort_keys=False)
+    return yaml.dump({"experiments": {"row_settings": chosen}}, Dumper=_PlainDumper, sort_keys=False,
+                     default_flow_style=None)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a repeated choice out each time (no ``&id001`` anchors in a profile)."""
+
+    def ignore_aliases(self, data):
+        return True
 
 
 def report(result: dict) -> str:

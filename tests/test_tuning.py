@@ -70,7 +70,7 @@ def test_tuning_chooses_on_validation_and_never_reads_the_test_set(tmp_path):
     metrics["validation_top1"] = 101.0
     (folder / records.METRICS_FILE).write_text(json.dumps(metrics))
     assert tuning.score("5", found, tmp_path, seed=0)["rows"]["augment"]["chosen"] == choice
-    assert "5/augment" in tuning.row_settings_yaml(again)
+    assert "5/augment" in tuning.row_settings_yaml(again) and "&id" not in tuning.row_settings_yaml(again)
     # chapter 10's table of the scores: every candidate of every row, the chosen one marked
     frame = tuning.scores_frame(tuning.find_scores(tmp_path, "smoke"))
     assert len(frame) == 4 and set(frame["row"]) == {"no_augment", "augment"}

@@ -88,6 +88,15 @@ def inconsistencies_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _lnet_lr_text(p) -> str:
+    """The LNet's learning rate: the profile's, or the per-row choices where rows set it."""
+    chosen = sorted({float(v["train"]["lnet_lr_mult"]) for v in p.experiments.row_settings.values()
+                     if "lnet_lr_mult" in v.get("train", {})})
+    if not chosen:
+        return f"{_show(p.train.lnet_lr_mult)} × the backbone's"
+    return " or ".join(f"{_show(v)}×" for v in chosen) + " the backbone's, per row (chosen on validation)"
+
+
 def _show(value) -> str:
     if value is None:
         return "–"
@@ -186,8 +195,9 @@ DEVIATIONS = (
      "Goes with the optimizer."),
     ("learning-rate warm-up", lambda p: f"{_show(p.train.warmup_epochs)} epoch, linear"
      if p.train.warmup_epochs else "none", False, "Eases the new LNet in."),
-    ("LNet learning rate", lambda p: f"{_show(p.train.lnet_lr_mult)} × the backbone's", False,
-     "The LNet starts from scratch behind a pretrained backbone."),
+    ("LNet learning rate", _lnet_lr_text, False,
+     "The LNet starts from scratch behind a pretrained backbone; the cpu profile chooses 1× or 3× "
+     "per zooming row on its validation actors."),
     ("weight decay", lambda p: _show(p.train.weight_decay), False, "Not stated by the paper."),
     ("batch size (global)", lambda p: _show(p.train.batch_size), True,
      "CPU memory and time (the paper: 8 GPUs × 32)."),

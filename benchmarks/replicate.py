@@ -29,7 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from azlib import records, runner, tables  # noqa: E402
-from azlib.config import REPO_ROOT, deep_merge, load_profile, parse_sets, with_overrides  # noqa: E402
+from azlib.config import REPO_ROOT, draw_profile, load_profile, parse_sets, with_overrides  # noqa: E402
 from azlib.grid import plan, pretrain_spec  # noqa: E402
 from azlib.settings import replace  # noqa: E402
 
@@ -38,8 +38,7 @@ TABLE = "oracle"
 
 def profiles(name: str, synth_seed: int, sets: list[str], adaptive_sets: list[str]):
     """(profile of every row, profile of the adaptive row): the draw's seed and the overrides."""
-    overrides = deep_merge(parse_sets(sets), {"synth": {"seed": synth_seed}})
-    profile = load_profile(name, overrides)
+    profile = draw_profile(load_profile(name, parse_sets(sets)), synth_seed)
     return profile, with_overrides(profile, parse_sets(adaptive_sets))
 
 
@@ -92,7 +91,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--synth-seed", type=int, required=True, help="SynthActions generator seed of the draw")
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default the profile's)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default experiments.draw_seeds, else experiments.seeds)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="override a profile value for every row")
     parser.add_argument("--adaptive-set", dest="adaptive_sets", action="append", default=[], metavar="KEY=VALUE",

@@ -41,3 +41,15 @@ def test_replicate_trains_a_draw_changes_only_the_adaptive_row_and_reports(tmp_p
     # a second call reuses every run and reports the same numbers
     assert replicate.main(args + ["--report-only"]) == 0
     assert json.loads((out / "replicate.json").read_text())["rows"] == result["rows"]
+
+
+def test_a_draw_named_in_the_profile_can_be_replicated():
+    """replicate.py on one of the profile's own robustness draws: that draw's profile (its seed,
+    the draws' training seeds), not an error for naming a draw that is also listed."""
+    from azlib.config import load_profile
+
+    cpu = load_profile("cpu")
+    for seed in cpu.experiments.draws:
+        profile, adaptive = _module().profiles("cpu", seed, [], [])
+        assert profile.synth.seed == seed and adaptive.synth.seed == seed and profile.experiments.draws == ()
+        assert profile.experiments.seeds == (cpu.experiments.draw_seeds or cpu.experiments.seeds)

@@ -306,10 +306,16 @@ def test_robustness_trains_the_oracle_table_on_each_draw_with_its_own_seeds(tmp_
 def test_a_rows_chosen_settings_stand_beside_it(tmp_path, fake_training):
     from azlib import report
 
-    cfg = _cpu(experiments={"seeds": [0], "row_settings": {"5/augment": {"train": {"lnet_lr_mult": 1.0}}}})
+    from azlib.settings import replace
+
+    base = _cpu(experiments={"seeds": [0]})
+    untuned = replace(base, "", experiments=replace(base.experiments, "experiments", row_settings={}))
+    cfg = replace(untuned, "", experiments=replace(untuned.experiments, "experiments",
+                                                   row_settings={"5/augment": {"train": {"lnet_lr_mult": 7.0}}}))
     runner.run_table(5, cfg, tmp_path, progress=False)
     frame = tables.table(5, cfg, tmp_path)
-    assert frame.loc["Yes", "chosen"] == "train.lnet_lr_mult=1.0" and frame.loc["No", "chosen"] == ""
+    assert frame.loc["Yes", "chosen"] == "train.lnet_lr_mult=7.0" and frame.loc["No", "chosen"] == ""
     shown = report.present(frame)
-    assert shown.loc["Yes", "chosen on validation"] == "train.lnet_lr_mult=1.0" and shown.loc["No", "chosen on validation"] == "–"
-    assert "chosen on validation" not in report.present(tables.table(5, _cpu(experiments={"seeds": [0]}), tmp_path))
+    assert shown.loc["Yes", "chosen on validation"] == "train.lnet_lr_mult=7.0" and shown.loc["No", "chosen on validation"] == "–"
+    runner.run_table(5, untuned, tmp_path, progress=False)
+    assert "chosen on validation" not in report.present(tables.table(5, untuned, tmp_path))

@@ -321,11 +321,14 @@ _DRAW_LINES = (("centre", "top1", "Centre crop, top-1 %"), ("adaptive", "top1", 
 def robustness(profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame:
     """The oracle table on the main draw and on every draw of ``experiments.draws`` (trained
     here when missing), one column per draw: each row's top-1, AZ's and the oracles' gains over
-    the centre crop with their intervals, and the share of the scale-only headroom AZ captures.
-    Saved as ``tables/robustness.csv``."""
+    the centre crop with their intervals, and the share of the scale-only headroom AZ captures;
+    the paper's R(2+1)D on HMDB51 beside them (it has no oracle). Saved as ``tables/robustness.csv``."""
     draws = [("main draw", profile)] + [(f"draw {seed}", draw_profile(profile, seed))
                                         for seed in profile.experiments.draws]
-    columns = {}
+    centre, adaptive = (paper.TABLE1_HMDB51[("R(2+1)D", az)]["top1"][0] for az in (False, True))
+    columns = {"paper, R(2+1)D (HMDB51 split 1)": {
+        "Centre crop, top-1 %": f"{centre:.2f}", "Adaptive zoom, top-1 %": f"{adaptive:.2f}",
+        "AZ − centre [95 %]": f"{adaptive - centre:+.2f}"}}
     for name, drawn in draws:
         run_table("oracle", drawn, out_dir, progress=progress)
         summary = draw_summary(drawn, out_dir)
@@ -343,7 +346,7 @@ def robustness(profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame
         column["synth seed; training seeds"] = (f"{summary['synth_seed']}; "
                                                 f"{', '.join(map(str, summary['seeds']))}")
         columns[name] = column
-    frame = pd.DataFrame(columns)
+    frame = pd.DataFrame(columns).fillna("—")
     save_frame(frame, out_dir, "robustness")
     return frame
 

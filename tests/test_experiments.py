@@ -290,7 +290,9 @@ def test_robustness_trains_the_oracle_table_on_each_draw_with_its_own_seeds(tmp_
     drawn = draw_profile(cfg, 77)
     assert drawn.synth.seed == 77 and drawn.experiments.seeds == (5, 6) and drawn.experiments.draws == ()
     frame = report.robustness(cfg, tmp_path, progress=False)
-    assert list(frame.columns) == ["main draw", "draw 77", "draw 78"]
+    assert list(frame.columns) == ["paper, R(2+1)D (HMDB51 split 1)", "main draw", "draw 77", "draw 78"]
+    assert frame.loc["AZ − centre [95 %]", "paper, R(2+1)D (HMDB51 split 1)"] == "+2.75"
+    assert frame.loc["Oracle box, trained, top-1 %", "paper, R(2+1)D (HMDB51 split 1)"] == "—"
     assert frame.loc["synth seed; training seeds", "draw 78"] == "78; 5, 6"
     assert frame.loc["synth seed; training seeds", "main draw"] == f"{cfg.synth.seed}; 0"
     assert frame.loc["AZ − centre per seed", "draw 77"].count("/") == 1

@@ -308,7 +308,7 @@ def add_tune(parser):
     parser.add_argument("--rows", nargs="+", default=None, help="row keys (default: every row)")
     parser.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2",
                         help="candidate values of one setting; several --grid give every combination")
-    parser.add_argument("--seed", type=int, default=None, help="training seed (default: the first of experiments.seeds)")
+    parser.add_argument("--seed", type=int, default=None, help="training seed (default: experiments.tune_seed)")
     parser.add_argument("--jobs", type=int, default=None, help="runs side by side (default experiments.jobs)")
 
 
@@ -318,7 +318,7 @@ def tune(args) -> int:
     profile = _load_profile(args)
     out = _out(args, profile)
     choices = tuning.candidates(args.grid)
-    seed = profile.experiments.seeds[0] if args.seed is None else args.seed
+    seed = profile.experiments.tune_seed if args.seed is None else args.seed
     result = tuning.tune(args.table, profile, out, choices, seed=seed, rows=args.rows,
                          jobs=args.jobs or profile.experiments.jobs, progress=not args.no_progress)
     print(tuning.report(result))

@@ -164,6 +164,9 @@ class ExperimentSettings:
     # synth seeds), trained with these training seeds (empty: ``seeds``)
     draws: tuple[int, ...] = ()
     draw_seeds: tuple[int, ...] = ()
+    # the training seed `python -m azlib tune` makes choices with; with a validation set it must
+    # not be a table seed, so no table reports the run a choice was made on
+    tune_seed: int = 0
     jobs: int = execution(1)            # runs trained side by side, one process each
     reuse_stale: bool = execution(False)   # use records of other code (marked stale) instead of retraining
     data_roots: dict[str, str] = execution(default_factory=dict)  # a folder per dataset
@@ -206,6 +209,9 @@ class Profile:
         if self.experiments.draws and self.dataset != "synthactions":
             raise ConfigError("experiments.draws: other draws are SynthActions generator seeds; "
                               f"dataset is {self.dataset!r}")
+        if self.validation > 0 and self.experiments.tune_seed in self.experiments.seeds:
+            raise ConfigError(f"experiments.tune_seed: {self.experiments.tune_seed} is also in experiments.seeds; "
+                              "choices are made with a seed the tables do not report (set another)")
         if self.synth.seed in self.experiments.draws:
             raise ConfigError(f"experiments.draws: {self.synth.seed} is synth.seed, the main draw itself")
 

@@ -147,3 +147,12 @@ def test_a_baseline_is_keyed_only_by_what_it_reads():
         for name, value in values.items():
             other = run_spec(with_overrides(cpu, {section: {name: value}}))
             assert records.spec_key(other) != records.spec_key(adaptive), (section, name)
+
+
+def test_choices_are_made_with_a_seed_no_table_reports():
+    cpu = load_profile("cpu")
+    assert cpu.validation > 0 and cpu.experiments.tune_seed not in cpu.experiments.seeds
+    with pytest.raises(ConfigError, match="experiments.tune_seed"):
+        with_overrides(cpu, {"experiments": {"tune_seed": cpu.experiments.seeds[0]}})
+    # without a validation set there is nothing to tune: no constraint (the paper profile)
+    with_overrides(cpu, {"validation": 0.0, "experiments": {"tune_seed": cpu.experiments.seeds[0]}})

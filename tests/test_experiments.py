@@ -20,7 +20,7 @@ from azlib.training.evaluate import CROP_VARIANTS
 
 def _cpu(**overrides):
     """The cpu profile without pretraining unless asked (its planning is tested on its own)."""
-    base = {"experiments": {"seeds": [0, 1, 2], "jobs": 1}, "pretrain": {"enabled": False}}
+    base = {"experiments": {"seeds": [0, 1, 2], "tune_seed": 99, "jobs": 1}, "pretrain": {"enabled": False}}
     return load_profile("cpu", deep_merge(base, overrides))
 
 

@@ -73,7 +73,7 @@ def test_a_record_says_what_produced_it(smoke_out):
 
 
 def test_a_run_with_validation_trains_without_the_held_out_actors_and_scores_them(smoke_out):
-    spec = run_spec(_smoke({"validation": 0.25}))
+    spec = run_spec(_smoke({"validation": 0.25, "experiments": {"tune_seed": 5}}))
     metrics = train_run(spec, smoke_out, progress=False)
     folder = records.run_dir(smoke_out, spec)
     held = records.load_predictions(folder, "validation")

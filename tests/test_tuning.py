@@ -13,7 +13,7 @@ from azlib.errors import ConfigError
 
 # smoke SynthActions (4 actors: 3 train, 1 test); one training actor held out for validation
 TINY = {"synth": {"videos_per_actor_class": 1}, "clip": {"resize": [40, 54], "crop": 32},
-        "validation": 0.25, "pretrain": {"enabled": False}}
+        "validation": 0.25, "pretrain": {"enabled": False}, "experiments": {"tune_seed": 5}}
 
 
 def _smoke(extra=None):
@@ -46,7 +46,7 @@ def test_the_grid_applies_a_rows_chosen_settings_to_that_row_only():
 def test_tuning_chooses_on_validation_and_never_reads_the_test_set(tmp_path):
     profile = _smoke({"experiments": {"row_settings": {"5/augment": {"train": {"lnet_lr_mult": 7.0}}}}})
     choices = tuning.candidates(["train.lnet_lr_mult=1,2"])
-    result = tuning.tune("5", profile, tmp_path, choices, seed=0, progress=False)
+    result = tuning.tune("5", profile, tmp_path, choices, seed=5, progress=False)
     assert set(result["rows"]) == {"no_augment", "augment"}
     saved = json.loads((tmp_path / "tuning" / "table5.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(result["rows"]))
@@ -54,7 +54,7 @@ def test_tuning_chooses_on_validation_and_never_reads_the_test_set(tmp_path):
         assert [c["settings"]["train"]["lnet_lr_mult"] for c in entry["candidates"]] == [1, 2]
         best = max(entry["candidates"], key=lambda c: c["validation_top1"])
         assert entry["chosen"] == best["settings"]
-    found = tuning.tuning_runs("5", profile, choices, seed=0)
+    found = tuning.tuning_runs("5", profile, choices, seed=5)
     # wreck every test number: the choices stay; change a validation score: the choice follows it
     for _, _, planned in found:
         folder = records.run_dir(tmp_path, planned.spec)
@@ -62,14 +62,14 @@ def test_tuning_chooses_on_validation_and_never_reads_the_test_set(tmp_path):
         metrics["top1"] = float(np.random.default_rng(0).uniform(0, 100))
         (folder / records.METRICS_FILE).write_text(json.dumps(metrics))
         (folder / records.PREDICTIONS_FILE).write_bytes(b"not read")
-    again = tuning.score("5", found, tmp_path, seed=0)
+    again = tuning.score("5", found, tmp_path, seed=5)
     assert {r: e["chosen"] for r, e in again["rows"].items()} == {r: e["chosen"] for r, e in result["rows"].items()}
     row, choice, planned = next(f for f in found if f[0] == "augment" and f[1] != result["rows"]["augment"]["chosen"])
     folder = records.run_dir(tmp_path, planned.spec)
     metrics = json.loads((folder / records.METRICS_FILE).read_text())
     metrics["validation_top1"] = 101.0
     (folder / records.METRICS_FILE).write_text(json.dumps(metrics))
-    assert tuning.score("5", found, tmp_path, seed=0)["rows"]["augment"]["chosen"] == choice
+    assert tuning.score("5", found, tmp_path, seed=5)["rows"]["augment"]["chosen"] == choice
     assert "5/augment" in tuning.row_settings_yaml(again) and "&id" not in tuning.row_settings_yaml(again)
     # chapter 10's table of the scores: every candidate of every row, the chosen one marked
     frame = tuning.scores_frame(tuning.find_scores(tmp_path, "smoke"))

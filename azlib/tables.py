@@ -119,8 +119,9 @@ def draw_summary(profile: Profile, out_dir, runs: dict | None = None) -> dict:
     for key, found in runs.items():
         top1 = {int(r.config["seed"]): r.metrics["top1"] for r in found}
         row = {"top1_per_seed": top1, "top1": float(np.mean(list(top1.values()))) if top1 else float("nan")}
-        if key != "centre" and found and base and by_seed(found).keys() & base.keys():
-            diff = difference(base, by_seed(found))
+        ours = by_seed(found) if key != "centre" else {}
+        if ours.keys() & base.keys():
+            diff = difference(base, ours)
             row.update(diff=diff["diff"], lo=diff["lo"], hi=diff["hi"], per_seed=list(diff["per_seed"]))
         result["rows"][key] = row
     rows = result["rows"]

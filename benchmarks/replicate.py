@@ -1,6 +1,6 @@
 """The main comparison and the oracle table on another draw of SynthActions.
 
-    python benchmarks/replicate.py --synth-seed 7101                       # cpu profile, seeds 0 1 2
+    python benchmarks/replicate.py --synth-seed 7101                       # cpu profile, its draw_seeds
     python benchmarks/replicate.py --synth-seed 7101 --seeds 10 11 12 --set synth.actors=24
     python benchmarks/replicate.py --synth-seed 7101 --adaptive-set train.lnet_lr_mult=1.0
 
@@ -36,17 +36,18 @@ from azlib.settings import replace  # noqa: E402
 TABLE = "oracle"
 
 
-def profiles(name: str, synth_seed: int, sets: list[str], adaptive_sets: list[str]):
-    """(profile of every row, profile of the adaptive row): the draw's seed and the overrides."""
-    profile = draw_profile(load_profile(name, parse_sets(sets)), synth_seed)
+def profiles(name: str, synth_seed: int, sets: list[str], adaptive_sets: list[str], seeds=None):
+    """(profile of every row, profile of the adaptive row): the draw's seed, its training seeds
+    (default the profile's draw_seeds) and the overrides."""
+    profile = draw_profile(load_profile(name, parse_sets(sets)), synth_seed, seeds)
     return profile, with_overrides(profile, parse_sets(adaptive_sets))
 
 
-def planned_runs(profile, adaptive, out: Path, seeds) -> list:
+def planned_runs(profile, adaptive, out: Path) -> list:
     """The table's runs: the adaptive row from ``adaptive``, every other row from ``profile``,
     all fine-tuning from ``profile``'s pretraining."""
-    planned = [p for p in runner.resolve(plan(TABLE, profile, seeds), out) if p.row.key != "adaptive"]
-    planned += [_base_pretraining(p, profile) for p in runner.resolve(plan(TABLE, adaptive, seeds), out)
+    planned = [p for p in runner.resolve(plan(TABLE, profile), out) if p.row.key != "adaptive"]
+    planned += [_base_pretraining(p, profile) for p in runner.resolve(plan(TABLE, adaptive), out)
                 if p.row.key == "adaptive"]
     return planned
 
@@ -102,15 +103,13 @@ def main(argv=None) -> int:
     parser.add_argument("--report-only", action="store_true", help="train nothing; report what is there")
     args = parser.parse_args(argv)
 
-    profile, adaptive = profiles(args.profile, args.synth_seed, args.sets, args.adaptive_sets)
-    seeds = list(args.seeds or profile.experiments.seeds)
+    profile, adaptive = profiles(args.profile, args.synth_seed, args.sets, args.adaptive_sets, args.seeds)
     out = args.out or REPO_ROOT / "build" / "replicate" / f"{profile.name}-{args.synth_seed}"
-    planned = planned_runs(profile, adaptive, out, seeds)
+    planned = planned_runs(profile, adaptive, out)
     if not args.report_only:
         runner.run_planned(planned, out, jobs=args.jobs or profile.experiments.jobs,
                            desc=f"draw {args.synth_seed}")
     result = summarise(planned, out, profile)
-    result["seeds"] = seeds
     result["sets"], result["adaptive_sets"] = args.sets, args.adaptive_sets
     out.mkdir(parents=True, exist_ok=True)
     (out / "replicate.json").write_text(json.dumps(result, indent=1) + "\n")

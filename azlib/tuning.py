@@ -117,7 +117,7 @@ def report(result: dict) -> str:
 
 def find_scores(out_dir, profile_name: str = "cpu") -> Path:
     """The tuning scores of ``out_dir``, else the published ones (``make reproduce`` recomputes
-    the grid, whose runs include each chosen candidate, not the candidates that lost)."""
+    the grid, which trains each row's choice with the tables' seeds, not the tuning runs)."""
     own = Path(out_dir) / "tuning"
     return own if any(own.glob("table*.json")) else REPO_ROOT / "results" / profile_name / "tuning"
 

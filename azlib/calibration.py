@@ -12,6 +12,7 @@ one JSON object per configuration tried, failures included). Methods are the row
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -23,10 +24,11 @@ from azlib import records
 from azlib.config import REPO_ROOT, Profile
 from azlib.files import to_jsonable, write_text
 from azlib.grid import MAIN_MODELS, TABLES
+from azlib.models.zoom import ThetaHead
 from azlib.records import RunRecord
 from azlib.runner import find_record
 from azlib.settings import to_dict
-from azlib.tables import planned_records, table
+from azlib.tables import planned_records, row_runs, table
 from azlib.training.evaluate import correct
 
 #: edges of the figure-height bins (fraction of the frame height)
@@ -37,6 +39,9 @@ ATTEMPT_FIELDS = ("name", "changed", "backbone", "seeds", "baseline_top1", "adap
 
 
 #: the protocol log: one line per protocol version (or re-run) of the cpu profile
+#: the θ head's translation margin (half-widths of the frame beyond the box-inside-frame bound)
+T_MARGIN = inspect.signature(ThetaHead).parameters["t_margin"].default
+
 PROTOCOL_FIELDS = ("version", "date", "commit", "changed", "chosen_on", "test_seen_before", "published")
 
 
@@ -117,6 +122,29 @@ def scale_size_correlation(predictions: Mapping, axis: str = "area") -> float:
     if np.std(scale) < 1e-9 or np.std(height) < 1e-9:
         return float("nan")
     return float(np.corrcoef(scale, height)[0, 1])
+
+
+def translation_reach(predictions: Mapping, t_margin: float = T_MARGIN) -> dict:
+    """How far a learned θ with translation moves its crop toward the figure, per axis (x, y):
+    the mean learned scale, the crop centre's mean reach ``1 - s + t_margin`` (the θ head's
+    bound, :class:`azlib.models.zoom.ThetaHead`), the share of test videos whose true figure
+    centre lies beyond that reach on either axis, and the least-squares slope of the learned
+    translation on the true centre (1: the crop follows the figure; 0: it stays put)."""
+    theta = np.asarray(predictions["theta"], dtype=float)
+    box = np.asarray(predictions["box"], dtype=float)
+    if np.isnan(box).any():
+        raise ValueError("predictions['box'] holds NaN: figure positions are known on SynthActions only")
+    out, beyond = {}, np.zeros(len(theta), dtype=bool)
+    for axis, i, (lo, hi) in (("x", 0, (0, 2)), ("y", 1, (1, 3))):
+        scale, shift = theta[:, i, i], theta[:, i, 2]
+        centre = (box[:, lo] + box[:, hi]) / 2
+        reach = 1.0 - scale + t_margin
+        beyond |= np.abs(centre) > reach
+        out[f"scale_{axis}"] = float(scale.mean())
+        out[f"reach_{axis}"] = float(reach.mean())
+        out[f"slope_{axis}"] = float(np.polyfit(centre, shift, 1)[0]) if np.std(centre) > 1e-9 else float("nan")
+    out["beyond_reach"] = float(beyond.mean())
+    return out
 
 
 def headroom_captured(baseline: float, adaptive: float, oracle_scale: float) -> float:
@@ -250,6 +278,45 @@ def main_table_goals(profile: Profile, out_dir, table_id: str = "1") -> pd.DataF
                      f"seeds within {MAX_SEED_SPREAD} points": spread <= MAX_SEED_SPREAD,
                      f"gain ≥ {MIN_GAIN}, interval > 0": gain >= MIN_GAIN and lo > 0})
     return pd.DataFrame(rows).set_index("backbone") if rows else pd.DataFrame()
+
+
+#: Table 4u's rows whose θ translates, in the order chapter 03 shows them
+TRANSLATING_ROWS = ("scale_translation", "all")
+
+
+def translation_reach_table(profile: Profile, out_dir, table_id: str = "4u") -> pd.DataFrame:
+    """Per training seed of each translating row of ``table_id``: top-1 (%) and
+    :func:`translation_reach` of its test predictions (finished runs only; ``beyond_reach`` in %)."""
+    rows = []
+    for key in TRANSLATING_ROWS:
+        label = TABLES[table_id].row(key).label
+        for record in sorted(row_runs(table_id, key, profile, out_dir), key=lambda r: r.config["seed"]):
+            predictions = records.load_predictions(record.folder)
+            reach = translation_reach(predictions)
+            reach["beyond_reach"] *= 100
+            rows.append({"row": label, "seed": int(record.config["seed"]),
+                         "top1": 100 * float(np.mean(correct(predictions))), **reach})
+    return pd.DataFrame(rows, columns=["row", "seed", "top1", "scale_x", "reach_x", "slope_x",
+                                       "scale_y", "reach_y", "slope_y", "beyond_reach"])
+
+
+def translation_reach_text(frame: pd.DataFrame) -> str:
+    """What :func:`translation_reach_table` shows, in one paragraph computed from it."""
+    if frame.empty:
+        return "No run of Table 4u with a learned translation has been measured yet."
+    wide = frame["beyond_reach"] > 50
+    scale = (frame["scale_x"] * frame["scale_y"]) ** 0.5
+    zoomed = frame.loc[scale.idxmin()]
+    return (f"In {int(wide.sum())} of {len(frame)} runs more than half of the test figures' centres lie "
+            f"beyond the learned crop's reach. θ's head bounds a translation by 1 − s + {T_MARGIN:g} "
+            f"(the crop stays in the frame), so only a crop that zooms in can move far, and the LNet "
+            f"keeps it wide (median learned scale {scale.median():.2f}). The run that zooms in most "
+            f"({zoomed['row']}, seed {int(zoomed['seed'])}, scale {scale.min():.2f}) leaves "
+            f"{zoomed['beyond_reach']:.0f} % of the figures out of reach, follows them most closely "
+            f"(slope {zoomed['slope_x']:.2f} / {zoomed['slope_y']:.2f}) and scores {zoomed['top1']:.1f} % "
+            f"(median of all: {frame['top1'].median():.1f} %). A bound that lets a wide crop move "
+            f"(or a zoomed-in start) is the lever this suggests; it changes the model and is not tried "
+            f"in this protocol.")
 
 
 def run_times(runs: Sequence[RunRecord]) -> pd.DataFrame:

@@ -303,8 +303,7 @@ def translation_outcome(profile: Profile, out_dir) -> str:
         return text + (f"Translation pays where figures can be anywhere, and the learned θ captures "
                        f"{share:.0f} % of the oracle's headroom.")
     return text + ("The headroom is real but the learned translation does not reliably capture it; "
-                   "what limits it (the LNet's read-out of position, the sampler's gradient when a crop "
-                   "misses the figure, θ's bounds) is not measured here.")
+                   "how far the learned crops move is measured below.")
 
 
 # --- robustness: other draws -------------------------------------------------------------------

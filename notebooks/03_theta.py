@@ -27,7 +27,7 @@ device = None
 # %% tags=["remove-cell"]
 from IPython.display import Markdown, display
 
-from azlib import report
+from azlib import calibration, report
 
 cfg, out_dir = report.setup(profile, out_dir, data_root, device)
 
@@ -56,3 +56,18 @@ if cfg.dataset == "synthactions" and "4u" in cfg.experiments.tables:
 if cfg.dataset == "synthactions" and "oracle_u" in cfg.experiments.tables:
     oracles = report.show_table("oracle_u", cfg, out_dir, heading="### {title}")
     display(Markdown(report.translation_outcome(cfg, out_dir)))
+
+# %% [markdown]
+# How far do the learned crops of Table 4u move? Per run: the learned scale, the reach of the
+# crop's centre that θ's bounds allow at that scale, the share of test figures whose centre lies
+# beyond it, and the slope of the learned translation on the figure's true centre (1: the crop
+# follows the figure; 0: it stays put). Coordinates are the frame's, from −1 to 1.
+
+# %%
+if cfg.dataset == "synthactions" and "4u" in cfg.experiments.tables:
+    reach = calibration.translation_reach_table(cfg, out_dir)
+    names = {"top1": "top-1 %", "beyond_reach": "figures out of reach %"}
+    names |= {f"{what}_{axis}": f"{label} {axis}" for what, label in
+              (("scale", "learned scale"), ("reach", "reach"), ("slope", "slope")) for axis in "xy"}
+    display(reach.round(2).rename(columns=names).set_index(["row", "seed"]))
+    display(Markdown(calibration.translation_reach_text(reach)))

@@ -47,6 +47,30 @@ def test_accuracy_by_size_bins_and_averages_seeds():
     assert frame["videos"].tolist() == [2, 3]
 
 
+def test_translation_reach_measures_how_far_a_crop_follows_the_figure():
+    n = 40
+    centres = np.linspace(-0.6, 0.6, n)
+    pred = _predictions(np.full(n, 0.2), [True] * n, scales=np.full(n, 0.5))
+    pred["box"][:, 0], pred["box"][:, 2] = centres - 0.1, centres + 0.1  # figures anywhere in x
+    pred["theta"][:, 0, 2] = 0.5 * centres                                 # the crop goes half way
+    reach = calibration.translation_reach(pred)
+    assert reach["scale_x"] == pytest.approx(0.5)
+    assert reach["reach_x"] == pytest.approx(0.5 + calibration.T_MARGIN)
+    assert reach["slope_x"] == pytest.approx(0.5)
+    assert np.isnan(reach["slope_y"])                       # every figure centred vertically
+    assert reach["beyond_reach"] == pytest.approx(np.mean(np.abs(centres) > 0.6))
+    wide = dict(pred, theta=pred["theta"].copy())
+    wide["theta"][:, 0, 0] = 0.9                            # a wide crop reaches 0.2 only
+    assert calibration.translation_reach(wide)["beyond_reach"] > reach["beyond_reach"]
+    frame = pd.DataFrame([{"row": "r", "seed": s, "top1": 40.0 + s, **calibration.translation_reach(p)}
+                          for s, p in ((1, wide), (2, pred))])
+    frame["beyond_reach"] *= 100
+    text = calibration.translation_reach_text(frame)
+    assert text.startswith("In 1 of 2 runs") and "seed 2" in text
+    with pytest.raises(ValueError, match="box"):
+        calibration.translation_reach(dict(pred, box=np.full((n, 4), np.nan)))
+
+
 def test_scale_size_correlation_sign_and_constant_crop():
     heights = np.linspace(0.25, 0.9, 20)
     good = _predictions(heights, [True] * 20, scales=0.2 + heights)

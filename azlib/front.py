@@ -5,9 +5,11 @@
 cpu and smoke profiles run on SynthActions, a synthetic benchmark, and say so); the verdicts
 table (per claim: the paper's Δ, ours with its interval, the verdict, from ``tables/claims.csv``
 which chapter 09 writes); the forest plot (``figures/09_claims_forest.png``, chapter 09); the
-headline table (Table 1: each backbone, centre crop against adaptive zoom, ours beside the
-paper's, from ``tables/table1.csv``); how the method works, briefly; how to cite (from
-``CITATION.cff``). It only reads: a table a chapter has not written yet reads "not computed yet".
+comparison of adaptive zoom with the centre crop on every draw of SynthActions measured
+(``tables/robustness.csv``, chapter 09, where there is one); the headline table (Table 1: each
+backbone, centre crop against adaptive zoom, ours beside the paper's, from ``tables/table1.csv``);
+how the method works, briefly; how to cite (from ``CITATION.cff``). It only reads: a table a
+chapter has not written yet reads "not computed yet".
 """
 
 from __future__ import annotations
@@ -221,6 +223,32 @@ def headline_table(results_dir: Path, profile: str) -> str:
     return "\n".join(lines) + "\n\n" + caption
 
 
+#: the robustness table's lines shown on the front page (chapter 09 writes ``tables/robustness.csv``)
+ROBUSTNESS_LINES = ("AZ − centre [95 %]", "AZ − centre per seed", "share of the scale-only headroom AZ captures",
+                    "synth seed; training seeds")
+
+
+def robustness_table(results_dir: Path) -> str | None:
+    """Markdown: R(2+1)D's adaptive zoom − centre crop on every draw of SynthActions chapter 09
+    measured (the main one and ``experiments.draws``), the paper's gain beside them; None when
+    that chapter wrote no robustness table (other profiles)."""
+    path = Path(results_dir) / "tables" / "robustness.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, index_col=0, dtype=str).fillna("—")
+    missing = [line for line in ROBUSTNESS_LINES if line not in frame.index]
+    if missing:
+        raise ValueError(f"{path}: no line {missing[0]!r}; re-run chapter 09_claims")
+    lines = ["| | " + " | ".join(ROBUSTNESS_LINES) + " |", "|---" * (len(ROBUSTNESS_LINES) + 1) + "|"]
+    for column in frame.columns:
+        lines.append(f"| {column} | " + " | ".join(_cell_text(frame.at[line, column]) for line in ROBUSTNESS_LINES) + " |")
+    caption = ("R(2+1)D, top-1 points; each draw is SynthActions rendered from its own generator seed "
+               "(other actors, other videos) and trained with its own seeds; the interval resamples seeds, test actors and videos of that draw. "
+               "The share of the headroom: how much of the trained scale-only oracle's gain over the "
+               "centre crop adaptive zoom reaches. Details: {doc}`chapters/09_claims`.")
+    return "\n".join(lines) + "\n\n" + caption
+
+
 # --- citation ----------------------------------------------------------------------------------
 
 def _person(author: dict) -> str:
@@ -285,6 +313,9 @@ def front_page(profile: str, results_dir: Path) -> str:
                   "```", ""]
     else:
         parts += [f"*Forest plot of the claims: {NOT_COMPUTED} (chapter 09 draws it).*", ""]
+    draws = robustness_table(results_dir)
+    if draws is not None:
+        parts += ["## The central comparison on other draws of actors", "", draws, ""]
     parts += ["## Table 1: adaptive zooming in front of three backbones", "",
               headline_table(results_dir, profile), "",
               "## The method in brief", "", METHOD_SUMMARY, "",

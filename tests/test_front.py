@@ -87,6 +87,24 @@ def test_front_page_without_results_says_what_is_missing(tmp_path):
     assert "measure nothing" in page and "Shahabinejad" in page
 
 
+def test_front_page_shows_the_central_comparison_on_every_draw(results):
+    assert "other draws of actors" not in front.front_page("cpu", results)  # no robustness table
+    lines = {"Centre crop, top-1 %": ["65.73", "59.8", "57.3"],
+             "AZ − centre [95 %]": ["+2.75", "14.3 [8.1, 20.6]", "14.6 [7.8, 20.5]"],
+             "AZ − centre per seed": [None, "+13.6 / +12.2 / +16.9", "+15.6 / +15.8 / +12.5"],
+             "share of the scale-only headroom AZ captures": [None, "72 %", "63 %"],
+             "synth seed; training seeds": [None, "421580; 1, 2, 3", "436752; 10, 11, 12"]}
+    frame = pd.DataFrame(lines, index=["paper, R(2+1)D (HMDB51 split 1)", "main draw", "draw 436752"]).T
+    frame.to_csv(results / "tables" / "robustness.csv")
+    page = front.front_page("cpu", results)
+    assert "## The central comparison on other draws of actors" in page
+    assert "| draw 436752 | 14.6 [7.8, 20.5] | +15.6 / +15.8 / +12.5 | 63 % | 436752; 10, 11, 12 |" in page
+    assert "| paper, R(2+1)D (HMDB51 split 1) | +2.75 | — | — | — |" in page
+    frame.drop(index="share of the scale-only headroom AZ captures").to_csv(results / "tables" / "robustness.csv")
+    with pytest.raises(ValueError, match="share of the scale-only headroom"):
+        front.front_page("cpu", results)
+
+
 def test_front_page_of_the_paper_profile_names_the_datasets(results):
     sentence = front.data_sentence("paper")
     assert "HMDB51" in sentence and "UCF101" in sentence and "Kinetics-32" in sentence

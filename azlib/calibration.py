@@ -38,10 +38,11 @@ ATTEMPT_FIELDS = ("name", "changed", "backbone", "seeds", "baseline_top1", "adap
                   "oracle_scale_top1", "scale_size_corr", "seconds_per_run", "verdict")
 
 
-#: the protocol log: one line per protocol version (or re-run) of the cpu profile
-#: the θ head's translation margin (half-widths of the frame beyond the box-inside-frame bound)
+#: the θ head's translation margin (half-widths of the frame beyond the box-inside-frame bound),
+#: read from its signature so that the model code, which keys every record, stays as it is
 T_MARGIN = inspect.signature(ThetaHead).parameters["t_margin"].default
 
+#: the protocol log: one line per protocol version (or re-run) of the cpu profile
 PROTOCOL_FIELDS = ("version", "date", "commit", "changed", "chosen_on", "test_seen_before", "published")
 
 
@@ -291,11 +292,10 @@ def translation_reach_table(profile: Profile, out_dir, table_id: str = "4u") -> 
     for key in TRANSLATING_ROWS:
         label = TABLES[table_id].row(key).label
         for record in sorted(row_runs(table_id, key, profile, out_dir), key=lambda r: r.config["seed"]):
-            predictions = records.load_predictions(record.folder)
-            reach = translation_reach(predictions)
+            reach = translation_reach(records.load_predictions(record.folder))
             reach["beyond_reach"] *= 100
-            rows.append({"row": label, "seed": int(record.config["seed"]),
-                         "top1": 100 * float(np.mean(correct(predictions))), **reach})
+            rows.append({"row": label, "seed": int(record.config["seed"]), "top1": record.metrics["top1"],
+                         **reach})
     return pd.DataFrame(rows, columns=["row", "seed", "top1", "scale_x", "reach_x", "slope_x",
                                        "scale_y", "reach_y", "slope_y", "beyond_reach"])
 

@@ -117,6 +117,21 @@ SWAPPED_LABELS = {**{k: f"{v}, swapped into the adaptive model" for k, v in pape
                   "oracle": "Oracle box, swapped in at test", "oracle_scale": "Oracle scale (centred), swapped in at test"}
 DATASET_LABELS = {"synthactions": "SynthActions", "hmdb51": "HMDB51", "ucf101": "UCF101",
                   "kinetics_temporal": "Kinetics-32 Temporal", "kinetics_static": "Kinetics-32 Static"}
+#: the robustness table (chapter 09, ``tables/robustness.csv``): its lines in order, each (row of
+#: the oracle table, what is shown, label), then the share of the headroom and the seeds
+DRAW_LINES = (("centre", "top1", "Centre crop, top-1 %"), ("adaptive", "top1", "Adaptive zoom, top-1 %"),
+              ("oracle_scale", "top1", "Oracle scale (centred), trained, top-1 %"),
+              ("oracle_box", "top1", "Oracle box, trained, top-1 %"),
+              ("adaptive", "diff", "AZ − centre [95 %]"), ("adaptive", "per_seed", "AZ − centre per seed"),
+              ("oracle_scale", "diff", "Oracle scale − centre [95 %]"),
+              ("oracle_box", "diff", "Oracle box − centre [95 %]"))
+DRAW_HEADROOM_LINE = "share of the scale-only headroom AZ captures"
+DRAW_SEEDS_LINE = "synth seed; training seeds"
+
+
+def draw_line(row_key: str, what: str) -> str:
+    """The robustness table's label of one :data:`DRAW_LINES` line."""
+    return next(label for key, shown, label in DRAW_LINES if (key, shown) == (row_key, what))
 
 
 def table_spec(table_id) -> Table:

@@ -308,15 +308,6 @@ def translation_outcome(profile: Profile, out_dir) -> str:
 
 # --- robustness: other draws -------------------------------------------------------------------
 
-#: the robustness table's lines, in order (row of the oracle table, what is shown)
-_DRAW_LINES = (("centre", "top1", "Centre crop, top-1 %"), ("adaptive", "top1", "Adaptive zoom, top-1 %"),
-               ("oracle_scale", "top1", "Oracle scale (centred), trained, top-1 %"),
-               ("oracle_box", "top1", "Oracle box, trained, top-1 %"),
-               ("adaptive", "diff", "AZ − centre [95 %]"), ("adaptive", "per_seed", "AZ − centre per seed"),
-               ("oracle_scale", "diff", "Oracle scale − centre [95 %]"),
-               ("oracle_box", "diff", "Oracle box − centre [95 %]"))
-
-
 def robustness(profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame:
     """The oracle table on the main draw and on every draw of ``experiments.draws`` (trained
     here when missing), one column per draw: each row's top-1, AZ's and the oracles' gains over
@@ -326,13 +317,13 @@ def robustness(profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame
                                         for seed in profile.experiments.draws]
     centre, adaptive = (paper.TABLE1_HMDB51[("R(2+1)D", az)]["top1"][0] for az in (False, True))
     columns = {"paper, R(2+1)D (HMDB51 split 1)": {
-        "Centre crop, top-1 %": f"{centre:.2f}", "Adaptive zoom, top-1 %": f"{adaptive:.2f}",
-        "AZ − centre [95 %]": f"{adaptive - centre:+.2f}"}}
+        grid.draw_line("centre", "top1"): f"{centre:.2f}", grid.draw_line("adaptive", "top1"): f"{adaptive:.2f}",
+        grid.draw_line("adaptive", "diff"): f"{adaptive - centre:+.2f}"}}
     for name, drawn in draws:
         run_table("oracle", drawn, out_dir, progress=progress)
         summary = draw_summary(drawn, out_dir)
         column = {}
-        for key, what, label in _DRAW_LINES:
+        for key, what, label in grid.DRAW_LINES:
             row = summary["rows"][key]
             if what == "top1":
                 column[label] = f"{row['top1']:.1f}" if row["top1_per_seed"] else "—"
@@ -341,9 +332,8 @@ def robustness(profile: Profile, out_dir, progress: bool = True) -> pd.DataFrame
             else:
                 column[label] = " / ".join(f"{d:+.1f}" for d in row["per_seed"]) if "diff" in row else "—"
         share = summary.get("headroom_share")
-        column["share of the scale-only headroom AZ captures"] = "—" if share is None else f"{100 * share:.0f} %"
-        column["synth seed; training seeds"] = (f"{summary['synth_seed']}; "
-                                                f"{', '.join(map(str, summary['seeds']))}")
+        column[grid.DRAW_HEADROOM_LINE] = "—" if share is None else f"{100 * share:.0f} %"
+        column[grid.DRAW_SEEDS_LINE] = f"{summary['synth_seed']}; {', '.join(map(str, summary['seeds']))}"
         columns[name] = column
     frame = pd.DataFrame(columns).fillna("—")
     save_frame(frame, out_dir, "robustness")

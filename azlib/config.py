@@ -72,11 +72,14 @@ class ClipSettings:
     test_clips: int = 10                # clips per test video, scores averaged
     x3d: ClipSize | None = None         # X3D's own input size, used for x3d_* backbones
     workers: int = execution(0)         # data-loading processes
+    cache_mib: int = execution(0)       # decoded training videos kept across epochs, when workers = 0
 
     def __post_init__(self):
         for key in ("frames", "stride", "crop", "test_clips"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"clip.{key}: must be >= 1, got {getattr(self, key)}")
+        if self.cache_mib < 0:
+            raise ConfigError(f"clip.cache_mib: must be >= 0, got {self.cache_mib}")
         if self.crop > min(self.resize):
             raise ConfigError(f"clip.crop: {self.crop} is larger than the frame {list(self.resize)}")
 

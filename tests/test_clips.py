@@ -86,6 +86,46 @@ def test_training_clip_is_seeded_per_epoch(index):
     assert torch.allclose(data[2]["rgb"], torch.from_numpy(chosen).permute(3, 0, 1, 2), atol=1e-6)
 
 
+def test_cached_training_videos_give_the_same_clips_and_decode_once(index, monkeypatch):
+    from azlib.datasets import clips
+
+    calls = {"decode_rgb": 0, "decode_clip": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(clips, "decode_rgb", counted("decode_rgb", clips.decode_rgb))
+    monkeypatch.setattr(clips, "decode_clip", counted("decode_clip", clips.decode_clip))
+    plain = ClipDataset(index.train, **CLIP, train=True, seed=5, mean=MEAN, std=STD)
+    cached = ClipDataset(index.train, **CLIP, train=True, seed=5, mean=MEAN, std=STD, cache_bytes=2**30)
+    one_video = decode_rgb(index.train[0].path, size=(30, 40)).nbytes
+    partly = ClipDataset(index.train, **CLIP, train=True, seed=5, mean=MEAN, std=STD, cache_bytes=one_video)
+    n = len(index.train)
+    for epoch in range(3):
+        for data in (plain, cached, partly):
+            data.set_epoch(epoch)
+        for v in range(n):
+            expected = plain[v]
+            for data in (cached, partly):
+                item = data[v]
+                assert torch.equal(item["rgb"], expected["rgb"]) and item["label"] == expected["label"]
+    assert len(cached._decoded) == n and len(partly._decoded) == 1  # the budget holds one video
+    # plain: a clip per item; cached: each video once; partly: one video once, the rest per item
+    assert calls["decode_rgb"] == n + 1
+    assert calls["decode_clip"] == 3 * n + 3 * (n - 1)
+
+
+def test_a_negative_frame_cache_is_refused():
+    from azlib.config import ClipSettings
+    from azlib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="clip.cache_mib: must be >= 0, got -1"):
+        ClipSettings(cache_mib=-1)
+
+
 def test_box_is_the_union_over_the_clip_in_unit_coordinates(index, root):
     data = ClipDataset(index.test, **CLIP, train=False, boxes_root=root)
     item = data[4]

@@ -64,7 +64,8 @@ def test_run_spec_resolves_x3d_sizes_and_kinetics_lr():
 def test_execution_settings_never_change_a_run_key():
     cpu = load_profile("cpu")
     key = records.run_key(run_spec(cpu))
-    for overrides in ({"clip": {"workers": 4}}, {"synth": {"workers": 1}}, {"experiments": {"jobs": 1}},
+    for overrides in ({"clip": {"workers": 4}}, {"clip": {"cache_mib": 0}}, {"synth": {"workers": 1}},
+                      {"experiments": {"jobs": 1}},
                       {"data_root": "/mnt/somewhere/else/"}, {"allow_missing": 3}):
         assert records.run_key(run_spec(with_overrides(cpu, overrides))) == key, overrides
     assert "workers" not in result_dict(run_spec(cpu).clip) and "workers" in to_dict(run_spec(cpu).clip)

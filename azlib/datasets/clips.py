@@ -41,12 +41,17 @@ class ClipDataset(Dataset):
     ``frames`` (K) frames at ``stride``, resized to ``size`` (H, W); ``test_clips`` clips per
     video when not ``train``. A video that cannot be decoded raises VideoError naming it: the
     dataset check (:mod:`azlib.datasets.check`) keeps such videos out before any training.
+
+    ``cache_bytes`` > 0 keeps training videos decoded (whole, resized) in this process, up to
+    that many bytes, so later epochs take their clips without decoding; videos past the budget
+    decode their clip each time. The clips are the same either way: the same decoder and
+    scaler give every frame, and the header's frame count places the clip.
     """
 
     def __init__(self, records: Sequence, *, frames: int, stride: int, size: Sequence[int],
                  test_clips: int = 1, train: bool = True, store=None, modality: str | None = None,
                  mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), seed: int = 0, boxes_root=None,
-                 num_classes: int | None = None):
+                 num_classes: int | None = None, cache_bytes: int = 0):
         self.records = list(records)
         if not self.records:
             raise DataError("ClipDataset: no videos (empty record list)")
@@ -70,6 +75,9 @@ class ClipDataset(Dataset):
         self.boxes_root = None if boxes_root is None else Path(boxes_root)
         self.frame_hw = None if self.boxes_root is None else frame_size(self.boxes_root)
         self._cache = (None, None)  # (video index, frames): test clips of one video decode once
+        self.cache_bytes = int(cache_bytes)
+        self._decoded: dict[int, tuple[int, np.ndarray]] = {}  # video -> (header frames, frames)
+        self._decoded_bytes = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Training clips are drawn from (seed, epoch, video): same epoch, same clips."""
@@ -82,6 +90,29 @@ class ClipDataset(Dataset):
         if self._cache[0] != video:
             self._cache = (video, decode_rgb(self.records[video].path, size=self.size))
         return self._cache[1]
+
+    def _training_clip(self, video: int, clip: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(indices, RGB frames at them, frames decoded) of a training clip."""
+        path = self.records[video].path
+        if video in self._decoded:
+            header, whole = self._decoded[video]
+        else:
+            header, whole = probe(path).num_frames, None
+        if whole is None and self._decoded_bytes < self.cache_bytes:
+            whole = decode_rgb(path, size=self.size)
+            self._decoded[video] = (header, whole)
+            self._decoded_bytes += whole.nbytes
+        indices = self.frame_indices(video, clip, header)
+        if whole is not None:
+            if indices[-1] >= len(whole):  # the header promised more frames than the file has
+                indices = self.frame_indices(video, clip, len(whole))
+            return indices, whole[indices], len(whole)
+        # Decode only up to the clip's last frame; only the clip's frames are converted to RGB.
+        clip_rgb, decoded = decode_clip(path, indices, size=self.size)
+        if clip_rgb is None:  # the header promised more frames than the file has
+            indices = self.frame_indices(video, clip, decoded)
+            clip_rgb, decoded = decode_clip(path, indices, size=self.size)
+        return indices, clip_rgb, decoded
 
     def frame_indices(self, video: int, clip: int, num_frames: int) -> np.ndarray:
         if not 0 <= clip < self.n_clips:
@@ -107,15 +138,8 @@ class ClipDataset(Dataset):
     def item(self, video: int, clip: int) -> dict:
         """The clip ``clip`` of video ``video`` (raises VideoError when it cannot be decoded)."""
         record = self.records[video]
-        if self.train:
-            # Decode only up to the clip's last frame; the header's frame count places the clip.
-            # Only the clip's frames are converted to RGB (decode_clip).
-            indices = self.frame_indices(video, clip, probe(record.path).num_frames)
-            clip_rgb, decoded = decode_clip(record.path, indices, size=self.size)
-            if clip_rgb is None:  # the header promised more frames than the file has
-                indices = self.frame_indices(video, clip, decoded)
-                clip_rgb, decoded = decode_clip(record.path, indices, size=self.size)
-            frames = decoded
+        if self.train:  # the header's frame count places the clip
+            indices, clip_rgb, frames = self._training_clip(video, clip)
         else:
             whole = self._frames(video)  # N clips spread over the whole video: decode it once
             indices = self.frame_indices(video, clip, len(whole))

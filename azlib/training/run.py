@@ -172,7 +172,10 @@ def prepare_data(spec: RunSpec, out_dir, ctx: Dist | None = None, progress: bool
     common = dict(frames=clip.frames, stride=clip.stride, size=clip.resize, test_clips=clip.test_clips,
                   store=store, modality=spec.model.lnet_input, mean=mean, std=std, seed=spec.seed,
                   boxes_root=check.root if spec.synthetic else None, num_classes=len(index.classes))
-    return Data(Path(check.root), check, index, ClipDataset(index.train, train=True, **common),
+    # loader processes start afresh each epoch: a cache only outlives one in this process
+    cache_bytes = clip.cache_mib * 2**20 if clip.workers == 0 else 0
+    train_set = ClipDataset(index.train, train=True, cache_bytes=cache_bytes, **common)
+    return Data(Path(check.root), check, index, train_set,
                 ClipDataset(index.test, train=False, **common),
                 ClipDataset(index.validation, train=False, **common) if index.validation else None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 import warnings
@@ -15,7 +16,8 @@ from torchvision.models.video import R3D_18_Weights, r3d_18
 from azlib.models import zoom as Z
 from azlib.models.az import AdaptiveZoom, FixedCrop, build_model
 from azlib.config import BACKBONES, ModelSettings, load_profile
-from azlib.models.backbones import backbone_stats, build_backbone, head_of
+from azlib.models.backbones import (DepthwiseConv3d, PhaseConv3d, _Conv3dFunction, _conv3d_input_grad,
+                                    _depthwise_input_grad, backbone_stats, build_backbone, head_of)
 from azlib.settings import to_dict
 from azlib.models.cost import count_macs, macs_table, step_times, training_step
 from azlib.models.lnet import WeightsMissingError, adapt_first_conv, build_lnet, hub_checkpoint_path
@@ -69,6 +71,65 @@ def test_full_backbones_match_the_libraries():
     ours, theirs = build_backbone("x3d_m", 400), x3d_m(pretrained=False)
     assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
         [(k, v.shape) for k, v in theirs.state_dict().items()]
+
+
+@pytest.mark.parametrize("kind, channels, kernel, stride, padding, size", [
+    ("depthwise", (3, 3), (3, 3, 3), (1, 1, 1), (1, 1, 1), (5, 7, 6)),
+    ("depthwise", (3, 3), (3, 3, 3), (1, 2, 2), (1, 1, 1), (5, 8, 9)),
+    ("depthwise", (3, 3), (5, 1, 1), (1, 1, 1), (2, 0, 0), (6, 4, 4)),
+    ("depthwise", (3, 3), (3, 3, 3), (2, 2, 2), (1, 1, 1), (5, 6, 7)),
+    ("phase", (3, 4), (3, 7, 7), (1, 2, 2), (1, 3, 3), (5, 15, 14)),
+    ("phase", (3, 4), (1, 7, 7), (1, 2, 2), (0, 3, 3), (3, 12, 13)),
+    ("phase", (2, 3), (3, 5, 4), (2, 3, 2), (1, 2, 0), (6, 13, 12)),
+    ("phase", (3, 2), (1, 3, 3), (1, 2, 2), (0, 1, 1), (4, 9, 8)),
+])
+def test_cpu_convolution_gradients_are_the_library_ones(kind, channels, kernel, stride, padding, size):
+    torch.manual_seed(0)
+    c_in, c_out = channels
+    groups = c_in if kind == "depthwise" else 1
+    cls = {"depthwise": DepthwiseConv3d, "phase": PhaseConv3d}[kind]
+    ours = cls(c_in, c_out, kernel, stride=stride, padding=padding, groups=groups, bias=False).double()
+    plain = nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=padding, groups=groups, bias=False).double()
+    plain.weight = ours.weight
+    x = torch.randn(2, c_in, *size, dtype=torch.float64, requires_grad=True)
+    input_grad = {"depthwise": _depthwise_input_grad, "phase": _conv3d_input_grad}[kind]
+    assert torch.autograd.gradcheck(
+        lambda x, w: _Conv3dFunction.apply(x, w, stride, padding, groups, input_grad), (x, ours.weight))
+    assert torch.equal(ours(x), plain(x))
+    g = torch.randn_like(plain(x))
+    for a, b in zip(torch.autograd.grad(ours(x), (x, ours.weight), g),
+                    torch.autograd.grad(plain(x), (x, plain.weight), g)):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, depthwise", [("r3d_18", 0), ("r2plus1d_18", 0), ("x3d_m", 27)])
+def test_backbones_give_the_library_gradients(name, depthwise, monkeypatch):
+    torch.manual_seed(0)
+    model = build_backbone(name, 5, width=8).double().train()
+    assert sum(isinstance(m, PhaseConv3d) for m in model.modules()) == 1
+    assert sum(isinstance(m, DepthwiseConv3d) for m in model.modules()) == depthwise
+    plain = copy.deepcopy(model)
+    for m in plain.modules():
+        if isinstance(m, (PhaseConv3d, DepthwiseConv3d)):
+            m.__class__ = nn.Conv3d
+    x = torch.randn(2, 3, 4, 32, 32, dtype=torch.float64)
+    grads = []
+    for net in (model, plain):
+        torch.manual_seed(1)  # the same dropout mask in X3D's head
+        clip = x.clone().requires_grad_()  # as adaptive zooming's sampled clip
+        net(clip).square().sum().backward()
+        grads.append([clip.grad] + [p.grad for p in net.parameters()])
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+    # under autocast, without gradients or without an input gradient, the library's convolutions run
+    monkeypatch.setattr(_Conv3dFunction, "apply", None)
+    model.float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(x.float().requires_grad_())
+    with torch.no_grad():
+        model(x.float().requires_grad_())
+    if not depthwise:
+        model(x.float()).sum().backward()
 
 
 def test_backbone_stats_are_kinetics_normalisation():

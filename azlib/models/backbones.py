@@ -8,10 +8,12 @@ already in the torch hub cache (nothing is downloaded), or from a local state-di
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models.video import R2Plus1D_18_Weights, R3D_18_Weights, r2plus1d_18, r3d_18
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimple, VideoResNet
@@ -110,6 +112,142 @@ def _slim_video_resnet(name: str, num_classes: int, width: int) -> VideoResNet:
     return model
 
 
+# --- convolutions with cheaper gradients on the CPU -----------------------------------------------
+# oneDNN (torch's CPU convolutions) computes some input gradients far more slowly than the forward
+# convolution of the same size: ~10 ms per call for X3D's depthwise 3x3x3 convolutions even on
+# tiny tensors, and 4x the forward time for a strided stem with 3 input channels, whose input
+# gradient only adaptive zooming needs (theta learns through the sampler). The classes below
+# compute those input gradients as forward convolutions: the same sums in another order.
+# Forward passes, weight gradients, other devices, other dtypes and autocast are the library's.
+
+
+def _phase_taps(size: int, padding: int, stride: int) -> tuple[int, int, torch.Tensor, torch.Tensor]:
+    """For one axis of a convolution (kernel ``size``), the input gradient at i = stride * r + a
+    is sum_j g[r + j] * w[a + padding - stride * j]: (first j, last j, kernel index per (a, j)
+    clamped into the kernel, whether it is inside)."""
+    first = min(math.ceil((a + padding - (size - 1)) / stride) for a in range(stride))
+    last = max((a + padding) // stride for a in range(stride))
+    index = torch.tensor([[a + padding - stride * j for j in range(first, last + 1)] for a in range(stride)])
+    inside = (index >= 0) & (index < size)
+    return first, last, index.clamp(0, size - 1), inside
+
+
+def _conv3d_input_grad(grad: torch.Tensor, weight: torch.Tensor, size, stride, padding) -> torch.Tensor:
+    """The input gradient of a 3D convolution (one group, no dilation) as one forward
+    convolution: each stride phase of the input (positions i with i mod stride = a) is a stride-1
+    correlation of the output gradient with a sub-kernel, and all phases are output channels of
+    one convolution, interleaved afterwards."""
+    w = weight.transpose(0, 1)  # (C_in, C_out, Kt, Kh, Kw): input channels come out
+    taps = [_phase_taps(weight.shape[2 + d], padding[d], stride[d]) for d in range(3)]
+    for d, (_, _, index, inside) in enumerate(taps):  # kernel axis -> (phase, tap)
+        axis = 2 + 2 * d
+        w = w.index_select(axis, index.flatten()).unflatten(axis, index.shape)
+        shape = [1] * w.dim()
+        shape[axis:axis + 2] = index.shape
+        w = w * inside.view(shape).to(w.dtype)
+    c_in, c_out, st, lt, sh, lh, sw, lw = w.shape
+    w = w.permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(c_in * st * sh * sw, c_out, lt, lh, lw)
+    pads = []
+    for d in (2, 1, 0):  # F.pad pads the last axis first; negative pads crop
+        first, last = taps[d][:2]
+        rows = -(-size[2 + d] // stride[d])
+        pads += [-first, rows - 1 + last - (grad.shape[2 + d] - 1)]
+    out = F.conv3d(F.pad(grad, pads), w)
+    rt, rh, rw = out.shape[2:]
+    out = out.view(grad.shape[0], c_in, st, sh, sw, rt, rh, rw).permute(0, 1, 5, 2, 6, 3, 7, 4)
+    out = out.reshape(grad.shape[0], c_in, rt * st, rh * sh, rw * sw)
+    return out[:, :, : size[2], : size[3], : size[4]]
+
+
+def _depthwise_input_grad(grad: torch.Tensor, weight: torch.Tensor, size, stride, padding) -> torch.Tensor:
+    """The input gradient of a depthwise 3D convolution as a forward convolution: the output
+    gradient spread back onto the input grid (zeros between, for strides), padded, and
+    correlated with the flipped kernel."""
+    if any(s > 1 for s in stride):
+        spread = grad.new_zeros(*grad.shape[:2], *((o - 1) * s + 1 for o, s in zip(grad.shape[2:], stride)))
+        spread[:, :, :: stride[0], :: stride[1], :: stride[2]] = grad
+        grad = spread
+    pads = []
+    for axis in (2, 1, 0):
+        k, p, n, i = weight.shape[2 + axis], padding[axis], grad.shape[2 + axis], size[2 + axis]
+        pads += [k - 1 - p, i - n - (k - 1 - p) + k - 1]
+    return F.conv3d(F.pad(grad, pads), weight.flip(2, 3, 4), groups=weight.shape[0])
+
+
+class _Conv3dFunction(torch.autograd.Function):
+    """conv3d (no bias, no dilation) whose input gradient is ``input_grad``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, stride, padding, groups, input_grad):
+        ctx.save_for_backward(x, weight)
+        ctx.stride, ctx.padding, ctx.groups, ctx.input_grad = stride, padding, groups, input_grad
+        return F.conv3d(x, weight, None, stride, padding, 1, groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad_input = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_input = ctx.input_grad(grad, weight, x.shape, ctx.stride, ctx.padding)
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.nn.grad.conv3d_weight(x, weight.shape, grad, ctx.stride, ctx.padding,
+                                                      groups=ctx.groups)
+        return grad_input, grad_weight, None, None, None, None
+
+
+def _own_gradient(x: torch.Tensor) -> bool:
+    """Whether the convolutions below compute the input gradient themselves."""
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and not torch.is_autocast_enabled("cpu") and torch.is_grad_enabled())
+
+
+class DepthwiseConv3d(nn.Conv3d):
+    """A depthwise ``nn.Conv3d`` (one filter per channel: X3D's 3x3x3 convolutions) whose input
+    gradient on the CPU is :func:`_depthwise_input_grad`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not _own_gradient(x):
+            return super().forward(x)
+        return _Conv3dFunction.apply(x, self.weight, self.stride, self.padding, self.groups,
+                                     _depthwise_input_grad)
+
+
+class PhaseConv3d(nn.Conv3d):
+    """A backbone's first ``nn.Conv3d`` whose input gradient, when the input needs one (adaptive
+    zooming), is :func:`_conv3d_input_grad` on the CPU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (x.requires_grad and _own_gradient(x)):
+            return super().forward(x)
+        return _Conv3dFunction.apply(x, self.weight, self.stride, self.padding, 1, _conv3d_input_grad)
+
+
+def _plain_conv(module: nn.Module) -> bool:
+    return (type(module) is nn.Conv3d and module.bias is None and module.dilation == (1, 1, 1)
+            and module.padding_mode == "zeros" and isinstance(module.padding, tuple))
+
+
+def _with_cpu_gradients(model: nn.Module) -> nn.Module:
+    """``model`` with its first convolution a :class:`PhaseConv3d` and every depthwise convolution
+    a :class:`DepthwiseConv3d`, holding the same parameters (same state dict)."""
+    first = next(m for m in model.modules() if isinstance(m, nn.Conv3d))
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if not _plain_conv(child):
+                continue
+            if child is first and child.groups == 1:
+                kind = PhaseConv3d
+            elif child.groups > 1 and child.groups == child.in_channels == child.out_channels:
+                kind = DepthwiseConv3d
+            else:
+                continue
+            swapped = kind(child.in_channels, child.out_channels, child.kernel_size, stride=child.stride,
+                           padding=child.padding, groups=child.groups, bias=False)
+            swapped.weight = child.weight
+            setattr(parent, name, swapped)
+    return model
+
+
 def _x3d(name: str, num_classes: int, width: int | None) -> nn.Module:
     """pytorchvideo X3D (logits out) whose head pools adaptively, so any clip size fits; at the
     nominal size that is the same average as pytorchvideo's fixed pooling window."""
@@ -193,6 +331,7 @@ def build_backbone(name: str, num_classes: int, width: int | None = None, pretra
             model = _slim_video_resnet(name, num_classes, width)
     else:
         model = _x3d(name, num_classes, width)
+    model = _with_cpu_gradients(model)
 
     if pretrained is None:
         return model

@@ -73,20 +73,16 @@ def plain_decode(path: Path, single_thread: bool) -> int:
 
 
 def vector_decode(path: Path, rgba: bool) -> int:
-    """Decode every frame with exported motion vectors (and read them), as the extraction does,
-    and (``rgba``) convert each frame to the RGBA bytes its compiled pass reads: the extraction's
-    part that is decoding, not arithmetic."""
-    container, stream = extraction._open_for_vectors(path)
-    stream.thread_type = "NONE"
-    stream.codec_context.thread_count = 1
+    """Decode every frame with exported motion vectors, read and check them, through the
+    extraction's own loop (``extraction._coded_frames``), and (``rgba``) convert each frame to
+    the RGBA bytes its compiled pass reads: the extraction's part that is decoding, not
+    arithmetic."""
     reformatter = VideoReformatter()
     count = 0
-    with container:
-        for frame in container.decode(stream):
-            extraction._side_vectors(frame)
-            if rgba:
-                reformatter.reformat(frame, format="rgba", threads=1).to_ndarray()
-            count += 1
+    for _, frame, _, _ in extraction._coded_frames(path, None, {}):
+        if rgba:
+            reformatter.reformat(frame, format="rgba", threads=1).to_ndarray()
+        count += 1
     return count
 
 
